@@ -1,0 +1,471 @@
+//! `pvg`: the playground's native command line: train, compare, bench, replay, keys.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use burn::prelude::*;
+    use clap::{Parser, Subcommand, ValueEnum};
+    use playground::config::{ExperimentConfig, ParamKind};
+    use playground::env::EnvId;
+    use playground::eval::evaluate;
+    use playground::grpo::Grpo;
+    use playground::metrics::UpdateMetrics;
+    use playground::ppo::Ppo;
+    use playground::replay::replay_file;
+    use playground::train::{Algorithm, TrainError};
+    use web_time::Instant;
+
+    #[derive(Parser)]
+    #[command(name = "pvg", about = "PPO vs GRPO playground: the native command line")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(clap::Args, Clone)]
+    struct Experiment {
+        /// Environment (Gymnasium id)
+        #[arg(long, default_value = "CartPole-v1")]
+        env: String,
+        /// Seed of the run
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Environment steps per algorithm
+        #[arg(long)]
+        total_steps: Option<u64>,
+        /// Any key of `pvg keys`, e.g. --set ppo.learning_rate=3e-4 (repeatable)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Train one algorithm; one JSON line per update, then a deterministic evaluation
+        Train {
+            #[command(flatten)]
+            experiment: Experiment,
+            #[arg(long, value_enum)]
+            algo: Algo,
+            /// Where the JSON lines go (default: standard output)
+            #[arg(long)]
+            out: Option<PathBuf>,
+            /// Episodes of the final deterministic evaluation
+            #[arg(long, default_value_t = 20)]
+            eval_episodes: usize,
+        },
+        /// Train PPO and GRPO on the same environment and compare them in a table
+        Compare {
+            #[command(flatten)]
+            experiment: Experiment,
+            #[arg(long, default_value_t = 20)]
+            eval_episodes: usize,
+        },
+        /// Per-update cost and env steps per second of both algorithms (medians)
+        Bench {
+            #[command(flatten)]
+            experiment: Experiment,
+            /// Independent runs (fresh networks) per algorithm
+            #[arg(long, default_value_t = 5)]
+            runs: usize,
+            /// Updates per run discarded as warm-up
+            #[arg(long, default_value_t = 3)]
+            warmup: usize,
+            /// Updates per run measured
+            #[arg(long, default_value_t = 10)]
+            updates: usize,
+        },
+        /// Replay Gymnasium traces (../shared/golden format) and report the max errors
+        Replay {
+            file: PathBuf,
+            /// Largest absolute error accepted on observations and rewards
+            #[arg(long, default_value_t = 1e-5)]
+            tolerance: f64,
+        },
+        /// Print every configuration key (Markdown table)
+        Keys,
+    }
+
+    #[derive(Clone, Copy, ValueEnum, PartialEq)]
+    enum Algo {
+        Ppo,
+        Grpo,
+    }
+
+    pub fn main() -> ExitCode {
+        let cli = Cli::parse();
+        let result = match cli.command {
+            Command::Train { experiment, algo, out, eval_episodes } => {
+                config(&experiment).and_then(|c| train(&c, algo, out, eval_episodes))
+            }
+            Command::Compare { experiment, eval_episodes } => {
+                config(&experiment).and_then(|c| compare(&c, eval_episodes))
+            }
+            Command::Bench { experiment, runs, warmup, updates } => {
+                config(&experiment).and_then(|c| bench(&c, runs, warmup, updates))
+            }
+            Command::Replay { file, tolerance } => replay(&file, tolerance),
+            Command::Keys => {
+                print!("{}", keys_table());
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn config(e: &Experiment) -> Result<ExperimentConfig, String> {
+        let env: EnvId = e.env.parse()?;
+        let mut c = ExperimentConfig::for_env(env);
+        if let Some(seed) = e.seed {
+            c.run.seed = seed;
+        }
+        if let Some(steps) = e.total_steps {
+            c.set("total_steps", &steps.to_string())?;
+        }
+        let mut problems = Vec::new();
+        for kv in &e.set {
+            match kv.split_once('=') {
+                Some(("env", _)) => problems.push("set the environment with --env".to_string()),
+                Some((k, v)) => {
+                    if let Err(err) = c.set(k.trim(), v) {
+                        problems.push(format!("{k}: {err}"));
+                    }
+                }
+                None => problems.push(format!("'{kv}' is not KEY=VALUE")),
+            }
+        }
+        problems.extend(c.check());
+        if problems.is_empty() { Ok(c) } else { Err(problems.join("\n       ")) }
+    }
+
+    fn devices() -> (Device, Device) {
+        (Device::flex().autodiff(), Device::flex())
+    }
+
+    /// What a finished run reports.
+    struct Summary {
+        history: Vec<UpdateMetrics>,
+        eval_returns: Vec<f64>,
+        error: Option<TrainError>,
+    }
+
+    /// Train until the step budget is spent, calling `on_update` after each update, then
+    /// evaluate the final policy deterministically.
+    fn run<A: Algorithm>(
+        mut alg: A,
+        c: &ExperimentConfig,
+        eval_episodes: usize,
+        mut on_update: impl FnMut(&UpdateMetrics),
+    ) -> Result<Summary, String> {
+        let mut history = Vec::new();
+        let mut error = None;
+        while alg.fits(c.run.total_steps) {
+            match pollster::block_on(alg.update()) {
+                Ok(m) => {
+                    on_update(&m);
+                    history.push(m);
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let eval_returns = if error.is_none() && eval_episodes > 0 {
+            let policy = alg.policy().valid();
+            pollster::block_on(evaluate(
+                &policy,
+                c.run.env,
+                eval_episodes,
+                c.run.seed + 1_000_000,
+                &Device::flex(),
+            ))
+            .map_err(|e| e.to_string())?
+        } else {
+            Vec::new()
+        };
+        Ok(Summary { history, eval_returns, error })
+    }
+
+    fn with_algo<T>(
+        algo: Algo,
+        c: &ExperimentConfig,
+        f: impl FnOnce(
+            Box<dyn FnOnce(&mut dyn FnMut(&UpdateMetrics), usize) -> Result<Summary, String> + '_>,
+        ) -> T,
+    ) -> T {
+        let (learner, acting) = devices();
+        match algo {
+            Algo::Ppo => f(Box::new(move |cb, n| run(Ppo::new(c, &learner, &acting), c, n, cb))),
+            Algo::Grpo => f(Box::new(move |cb, n| run(Grpo::new(c, &learner, &acting), c, n, cb))),
+        }
+    }
+
+    fn name(algo: Algo) -> &'static str {
+        match algo {
+            Algo::Ppo => "ppo",
+            Algo::Grpo => "grpo",
+        }
+    }
+
+    fn mean_std(xs: &[f64]) -> (f64, f64) {
+        let m = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len().max(1) as f64;
+        (m, v.sqrt())
+    }
+
+    /// Progress on standard error, at most about once a second.
+    fn progress(algo: Algo, total: u64) -> impl FnMut(&UpdateMetrics) {
+        let mut last = Instant::now();
+        move |m: &UpdateMetrics| {
+            if last.elapsed().as_secs_f64() >= 1.0 || m.env_steps >= total {
+                last = Instant::now();
+                let ret = m.mean_return.map_or("   -".to_string(), |r| format!("{r:8.1}"));
+                eprintln!(
+                    "{:>4}  update {:>5}  steps {:>8}/{total}  return {ret}  sps {:>7.0}",
+                    name(algo),
+                    m.update,
+                    m.env_steps,
+                    m.sps
+                );
+            }
+        }
+    }
+
+    fn train(
+        c: &ExperimentConfig,
+        algo: Algo,
+        out: Option<PathBuf>,
+        eval_episodes: usize,
+    ) -> Result<(), String> {
+        let mut sink: Box<dyn Write> = match &out {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            )),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut report = progress(algo, c.run.total_steps);
+        let mut write_err = None;
+        let summary = with_algo(algo, c, |go| {
+            go(
+                &mut |m| {
+                    report(m);
+                    if let Err(e) = writeln!(sink, "{}", serde_json::to_string(m).expect("metrics serialise"))
+                    {
+                        write_err.get_or_insert(e.to_string());
+                    }
+                },
+                eval_episodes,
+            )
+        })?;
+        if let Some(e) = write_err {
+            return Err(format!("writing metrics: {e}"));
+        }
+        if let Some(e) = &summary.error {
+            writeln!(sink, "{}", serde_json::json!({ "error": e.to_string() })).map_err(|e| e.to_string())?;
+            return Err(e.to_string());
+        }
+        let (m, s) = mean_std(&summary.eval_returns);
+        let last = serde_json::json!({
+            "eval_mean_return": m,
+            "eval_std_return": s,
+            "eval_episodes": summary.eval_returns.len(),
+            "eval_returns": summary.eval_returns,
+        });
+        writeln!(sink, "{last}").map_err(|e| e.to_string())?;
+        sink.flush().map_err(|e| e.to_string())?;
+        eprintln!(
+            "{}: {} updates, {} env steps; deterministic evaluation over {} episodes: {m:.1} ± {s:.1}",
+            name(algo),
+            summary.history.len(),
+            summary.history.last().map_or(0, |h| h.env_steps),
+            summary.eval_returns.len()
+        );
+        Ok(())
+    }
+
+    fn compare(c: &ExperimentConfig, eval_episodes: usize) -> Result<(), String> {
+        eprintln!(
+            "{} · seed {} · {} env steps each · policy {}×{} tanh",
+            c.run.env, c.run.seed, c.run.total_steps, c.run.depth, c.run.width
+        );
+        let mut rows = Vec::new();
+        for algo in [Algo::Ppo, Algo::Grpo] {
+            let mut report = progress(algo, c.run.total_steps);
+            let summary = with_algo(algo, c, |go| go(&mut |m| report(m), eval_episodes))?;
+            rows.push((algo, summary));
+        }
+        println!();
+        println!(
+            "| algorithm | updates | env steps | wall s | SPS | last train return | eval return (mean ± std, {eval_episodes} ep.) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for (algo, s) in &rows {
+            let last = s.history.last();
+            let train_ret = s.history.iter().rev().find_map(|m| m.mean_return);
+            let eval = match &s.error {
+                Some(e) => format!("failed: {e}"),
+                None => {
+                    let (m, sd) = mean_std(&s.eval_returns);
+                    format!("{m:.1} ± {sd:.1}")
+                }
+            };
+            println!(
+                "| {} | {} | {} | {:.1} | {:.0} | {} | {} |",
+                name(*algo),
+                s.history.len(),
+                last.map_or(0, |m| m.env_steps),
+                last.map_or(0.0, |m| m.wall_s),
+                last.map_or(0.0, |m| m.sps),
+                train_ret.map_or("-".into(), |r| format!("{r:.1}")),
+                eval
+            );
+        }
+        Ok(())
+    }
+
+    fn median(mut xs: Vec<f64>) -> f64 {
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        if n == 0 {
+            f64::NAN
+        } else if n % 2 == 1 {
+            xs[n / 2]
+        } else {
+            (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+        }
+    }
+
+    fn bench(c: &ExperimentConfig, runs: usize, warmup: usize, updates: usize) -> Result<(), String> {
+        println!(
+            "bench: {} · policy {}×{} · {runs} runs × ({warmup} warm-up + {updates} measured updates) · flex (CPU), {} threads",
+            c.run.env,
+            c.run.depth,
+            c.run.width,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        println!(
+            "| algorithm | warm-up update ms | update ms (median) | rollout ms | advantages ms | gradient ms | env steps/update | env steps/s |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for algo in [Algo::Ppo, Algo::Grpo] {
+            let (mut warm, mut total, mut roll, mut adv, mut grad, mut steps, mut sps) =
+                (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+            for r in 0..runs {
+                let mut cfg = c.clone();
+                cfg.run.seed = c.run.seed + r as u64;
+                cfg.run.total_steps = 10_000_000;
+                let (learner, acting) = devices();
+                let mut per_update =
+                    |alg: &mut dyn FnMut() -> Result<UpdateMetrics, TrainError>| -> Result<(), String> {
+                        for i in 0..warmup + updates {
+                            let t = Instant::now();
+                            let m = alg().map_err(|e| e.to_string())?;
+                            let ms = t.elapsed().as_secs_f64() * 1e3;
+                            if i < warmup {
+                                warm.push(ms);
+                                continue;
+                            }
+                            total.push(ms);
+                            roll.push(m.rollout_s * 1e3);
+                            adv.push(m.advantage_s * 1e3);
+                            grad.push(m.update_s * 1e3);
+                            let n = if let Some(prev) = steps.last().copied().filter(|_| i > warmup) {
+                                m.env_steps as f64 - prev
+                            } else {
+                                f64::NAN
+                            };
+                            let _ = n;
+                            steps.push(m.env_steps as f64);
+                            sps.push(0.0);
+                        }
+                        Ok(())
+                    };
+                match algo {
+                    Algo::Ppo => {
+                        let mut a = Ppo::new(&cfg, &learner, &acting);
+                        per_update(&mut || pollster::block_on(a.update()))?
+                    }
+                    Algo::Grpo => {
+                        let mut a = Grpo::new(&cfg, &learner, &acting);
+                        per_update(&mut || pollster::block_on(a.update()))?
+                    }
+                }
+            }
+            let _ = (&steps, &sps);
+            println!(
+                "| {} | {:.2} | {:.2} | {:.2} | {:.3} | {:.2} | | |",
+                name(algo),
+                median(warm),
+                median(total),
+                median(roll),
+                median(adv),
+                median(grad),
+            );
+        }
+        Ok(())
+    }
+
+    fn replay(file: &std::path::Path, tolerance: f64) -> Result<(), String> {
+        let reports = replay_file(file)?;
+        println!("| env | seed | steps | max obs error | max reward error | flags | ok |");
+        println!("|---|---:|---:|---:|---:|---|---|");
+        let mut failed = 0;
+        for r in &reports {
+            let ok = r.ok(tolerance);
+            failed += usize::from(!ok);
+            let flags = match r.first_flag_mismatch {
+                None => "match".to_string(),
+                Some(step) => format!("differ at step {step}"),
+            };
+            println!(
+                "| {} | {} | {} | {:.3e} | {:.3e} | {flags} | {} |",
+                r.env,
+                r.seed,
+                r.steps,
+                r.max_observation_error,
+                r.max_reward_error,
+                if ok { "yes" } else { "NO" }
+            );
+        }
+        if failed > 0 {
+            return Err(format!(
+                "{failed} of {} traces differ beyond {tolerance:e} or in a flag",
+                reports.len()
+            ));
+        }
+        println!("{} traces reproduced within {tolerance:e}", reports.len());
+        Ok(())
+    }
+
+    fn keys_table() -> String {
+        let mut s = String::from("| key | default (CartPole-v1) | allowed | meaning |\n|---|---|---|---|\n");
+        let defaults = ExperimentConfig::default();
+        for spec in ExperimentConfig::specs() {
+            let allowed = match &spec.kind {
+                ParamKind::Int { min, max } | ParamKind::Float { min, max } => format!("{min} … {max}"),
+                ParamKind::Bool => "true, false".into(),
+                ParamKind::Choice { options } => options.join(", "),
+            };
+            let default = defaults.get(&spec.key).unwrap_or_default();
+            s += &format!("| `{}` | `{default}` | {allowed} | {} |\n", spec.key, spec.doc);
+        }
+        s
+    }
+}

@@ -1,0 +1,535 @@
+//! Every knob of an experiment, declared once.
+//!
+//! Each section (`run`, `ppo`, `grpo`) is one `params!` declaration: field, type, default, range
+//! and a one-line doc, as in CleanRL's `Args`. From that single declaration come the serde
+//! struct, the `key=value` setter used by the CLI's `--set`, the page's form and shared URLs,
+//! and the key table in the README (`pvg keys`). Defaults that depend on the environment live in
+//! [`ExperimentConfig::for_env`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::EnvId;
+
+/// The type and allowed values of one parameter.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ParamKind {
+    Int { min: f64, max: f64 },
+    Float { min: f64, max: f64 },
+    Bool,
+    Choice { options: Vec<&'static str> },
+}
+
+/// One parameter's declaration: its key, meaning and allowed values.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParamSpec {
+    pub key: String,
+    pub doc: &'static str,
+    #[serde(flatten)]
+    pub kind: ParamKind,
+}
+
+/// A value a parameter can hold: parsed from and written to the text of a URL or CLI flag.
+pub trait ParamValue: Sized {
+    fn parse(text: &str) -> Result<Self, String>;
+    fn render(&self) -> String;
+    /// The kind, given the declared range (numbers only).
+    fn kind(range: Option<(f64, f64)>) -> ParamKind;
+    /// The value as a number, for range checks.
+    fn as_number(&self) -> Option<f64> {
+        None
+    }
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    let v: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number"))?;
+    if v.is_finite() { Ok(v) } else { Err(format!("'{text}' is not a finite number")) }
+}
+
+macro_rules! int_param {
+    ($($t:ty),*) => {$(
+        impl ParamValue for $t {
+            fn parse(text: &str) -> Result<Self, String> {
+                let v = parse_number(text)?;
+                if v.fract() != 0.0 {
+                    return Err(format!("'{text}' is not a whole number"));
+                }
+                if v < <$t>::MIN as f64 || v > <$t>::MAX as f64 {
+                    return Err(format!("'{text}' is out of range"));
+                }
+                Ok(v as $t)
+            }
+            fn render(&self) -> String {
+                self.to_string()
+            }
+            fn kind(range: Option<(f64, f64)>) -> ParamKind {
+                let (min, max) = range.unwrap_or((<$t>::MIN as f64, <$t>::MAX as f64));
+                ParamKind::Int { min, max }
+            }
+            fn as_number(&self) -> Option<f64> {
+                Some(*self as f64)
+            }
+        }
+    )*};
+}
+int_param!(usize, u64);
+
+impl ParamValue for f64 {
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_number(text)
+    }
+    fn render(&self) -> String {
+        // Shortest text that parses back to the same f64 (Rust's `Display` guarantees it).
+        format!("{self}")
+    }
+    fn kind(range: Option<(f64, f64)>) -> ParamKind {
+        let (min, max) = range.unwrap_or((f64::MIN, f64::MAX));
+        ParamKind::Float { min, max }
+    }
+    fn as_number(&self) -> Option<f64> {
+        Some(*self)
+    }
+}
+
+impl ParamValue for bool {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(format!("'{text}' is not true or false")),
+        }
+    }
+    fn render(&self) -> String {
+        self.to_string()
+    }
+    fn kind(_: Option<(f64, f64)>) -> ParamKind {
+        ParamKind::Bool
+    }
+}
+
+/// A string-valued enum usable as a parameter.
+macro_rules! choice {
+    ($(#[doc = $doc:literal])* $name:ident { $($(#[doc = $vdoc:literal])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name { $($(#[doc = $vdoc])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const OPTIONS: &'static [&'static str] = &[$($text),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl ParamValue for $name {
+            fn parse(text: &str) -> Result<Self, String> {
+                match text.trim() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!("'{text}' is not one of {}", Self::OPTIONS.join(", "))),
+                }
+            }
+            fn render(&self) -> String {
+                self.as_str().to_string()
+            }
+            fn kind(_: Option<(f64, f64)>) -> ParamKind {
+                ParamKind::Choice { options: Self::OPTIONS.to_vec() }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+impl ParamValue for EnvId {
+    fn parse(text: &str) -> Result<Self, String> {
+        text.trim().parse()
+    }
+    fn render(&self) -> String {
+        self.name().to_string()
+    }
+    fn kind(_: Option<(f64, f64)>) -> ParamKind {
+        ParamKind::Choice { options: EnvId::ALL.iter().map(|e| e.name()).collect() }
+    }
+}
+
+/// A section of parameters: introspection and `key=value` access generated by `params!`.
+pub trait Params {
+    fn specs() -> Vec<ParamSpec>;
+    /// The value of `key` as text, `None` for an unknown key.
+    fn get(&self, key: &str) -> Option<String>;
+    /// Parse, range-check and set `key`; the value is unchanged on error.
+    fn set(&mut self, key: &str, text: &str) -> Result<(), String>;
+}
+
+macro_rules! params {
+    (
+        $(#[doc = $sdoc:literal])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident : $ty:ty = $default:expr $(, [$lo:expr, $hi:expr])? ;
+            )*
+        }
+    ) => {
+        $(#[doc = $sdoc])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { $( $field: $default, )* }
+            }
+        }
+
+        impl Params for $name {
+            fn specs() -> Vec<ParamSpec> {
+                vec![$(
+                    ParamSpec {
+                        key: stringify!($field).to_string(),
+                        doc: concat!($($doc),*).trim_ascii(),
+                        kind: <$ty as ParamValue>::kind(params!(@range $([$lo, $hi])?)),
+                    },
+                )*]
+            }
+
+            fn get(&self, key: &str) -> Option<String> {
+                match key {
+                    $( stringify!($field) => Some(self.$field.render()), )*
+                    _ => None,
+                }
+            }
+
+            fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
+                match key {
+                    $(
+                        stringify!($field) => {
+                            let value = <$ty as ParamValue>::parse(text)?;
+                            check_range(&value, <$ty as ParamValue>::kind(params!(@range $([$lo, $hi])?)))?;
+                            self.$field = value;
+                            Ok(())
+                        }
+                    )*
+                    _ => Err(format!("unknown key '{key}'")),
+                }
+            }
+        }
+    };
+    (@range [$lo:expr, $hi:expr]) => { Some(($lo as f64, $hi as f64)) };
+    (@range) => { None };
+}
+
+fn check_range<T: ParamValue>(value: &T, kind: ParamKind) -> Result<(), String> {
+    let (ParamKind::Int { min, max } | ParamKind::Float { min, max }) = kind else {
+        return Ok(());
+    };
+    let v = value.as_number().expect("numeric kinds have numbers");
+    if v < min || v > max {
+        return Err(format!("{} is outside [{}, {}]", value.render(), min, max));
+    }
+    Ok(())
+}
+
+choice! {
+    /// Where the learner's tensors live (the page; the CLI runs on the CPU).
+    BackendChoice { Auto = "auto", WebGpu = "webgpu", Cpu = "cpu" }
+}
+
+choice! {
+    /// GRPO's reward: outcome (each trajectory's return, broadcast to its valid steps) or
+    /// process (per-step rewards normalised across the group, summed from each step on), as in
+    /// DeepSeekMath §4.1.2 and §4.1.3.
+    RewardMode { Outcome = "outcome", Process = "process" }
+}
+
+choice! {
+    /// TRL's `scale_rewards`: divide by the group's std (GRPO), by the batch's std, or not at all
+    /// (Dr. GRPO, Liu et al. 2025).
+    ScaleRewards { Group = "group", Batch = "batch", None = "none" }
+}
+
+choice! {
+    /// TRL's `loss_type`: how per-step losses are averaged over the padded `(T, G)` batch.
+    LossType {
+        /// Mean over each sequence's valid steps, then over sequences (DeepSeekMath).
+        Grpo = "grpo",
+        /// Mean over all valid steps of the minibatch.
+        Bnpo = "bnpo",
+        /// Sum over valid steps divided by sequences × `max_completion_length` (Dr. GRPO).
+        DrGrpo = "dr_grpo",
+        /// Sum over valid steps divided by the valid steps of the whole update batch (DAPO).
+        Dapo = "dapo",
+    }
+}
+
+params! {
+    /// The experiment shared by both algorithms.
+    pub struct RunConfig {
+        /// environment (Gymnasium id)
+        env: EnvId = EnvId::CartPole;
+        /// seed of the run's RNG: weights, env resets, action sampling, minibatch order
+        seed: u64 = 1, [0, 9_007_199_254_740_991u64];
+        /// environment steps each algorithm may use
+        total_steps: u64 = 100_000, [1, 10_000_000];
+        /// units per hidden layer, policy and critic alike
+        width: usize = 64, [1, 512];
+        /// hidden layers, policy and critic alike
+        depth: usize = 2, [0, 6];
+        /// where the learner runs on the page (auto: WebGPU when available)
+        backend: BackendChoice = BackendChoice::Auto;
+    }
+}
+
+params! {
+    /// PPO (CleanRL's `ppo.py` / `ppo_continuous_action.py` names).
+    pub struct PpoConfig {
+        /// parallel environments N
+        num_envs: usize = 4, [1, 256];
+        /// steps per environment per rollout T
+        num_steps: usize = 128, [1, 4096];
+        /// Adam learning rate
+        learning_rate: f64 = 2.5e-4, [1e-7, 1e-2];
+        /// anneal the learning rate linearly to 0 over the run
+        anneal_lr: bool = true;
+        /// discount factor γ
+        gamma: f64 = 0.99, [0.0, 1.0];
+        /// GAE λ
+        gae_lambda: f64 = 0.95, [0.0, 1.0];
+        /// minibatches per epoch
+        num_minibatches: usize = 4, [1, 4096];
+        /// epochs over each rollout
+        update_epochs: usize = 4, [1, 100];
+        /// normalise advantages per minibatch
+        norm_adv: bool = true;
+        /// surrogate clipping ε
+        clip_coef: f64 = 0.2, [0.0, 10.0];
+        /// clip the value loss around the rollout's values
+        clip_vloss: bool = true;
+        /// entropy bonus coefficient
+        ent_coef: f64 = 0.01, [0.0, 1.0];
+        /// value loss coefficient
+        vf_coef: f64 = 0.5, [0.0, 100.0];
+        /// global gradient-norm clipping threshold
+        max_grad_norm: f64 = 0.5, [1e-6, 1e6];
+        /// scale rewards by a running std of the discounted return (Gymnasium's NormalizeReward)
+        norm_reward: bool = false;
+        /// stop the epochs early when approx-KL exceeds this (0: never)
+        target_kl: f64 = 0.0, [0.0, 100.0];
+    }
+}
+
+params! {
+    /// GRPO (TRL's `GRPOConfig` names).
+    pub struct GrpoConfig {
+        /// trajectories per group G, all from the same initial state
+        num_generations: usize = 8, [2, 256];
+        /// groups (distinct initial states) per update
+        groups_per_update: usize = 1, [1, 64];
+        /// longest trajectory T; longer ones are cut (truncated) there (0: the env's time limit)
+        max_completion_length: usize = 0, [0, 1000];
+        /// outcome or process rewards
+        reward_mode: RewardMode = RewardMode::Outcome;
+        /// how advantages are scaled after subtracting the group mean
+        scale_rewards: ScaleRewards = ScaleRewards::Group;
+        /// how per-step losses are aggregated
+        loss_type: LossType = LossType::Dapo;
+        /// Adam learning rate
+        learning_rate: f64 = 1e-3, [1e-7, 1e-2];
+        /// weight of the k3 KL penalty to the reference policy
+        beta: f64 = 0.0, [0.0, 100.0];
+        /// lower clipping ε of the ratio
+        epsilon: f64 = 0.2, [0.0, 10.0];
+        /// upper clipping ε of the ratio (DAPO's clip-higher)
+        epsilon_high: f64 = 0.2, [0.0, 10.0];
+        /// optimisation passes over each generation batch μ
+        num_iterations: usize = 1, [1, 100];
+        /// minibatches (of whole trajectories) per pass
+        num_minibatches: usize = 1, [1, 1024];
+        /// global gradient-norm clipping threshold
+        max_grad_norm: f64 = 1.0, [1e-6, 1e6];
+        /// refresh the reference policy from the current one
+        sync_ref_model: bool = true;
+        /// updates between reference refreshes
+        ref_model_sync_steps: usize = 10, [1, 100_000];
+        /// ref ← α·policy + (1−α)·ref at each refresh
+        ref_model_mixup_alpha: f64 = 1.0, [0.0, 1.0];
+    }
+}
+
+/// A whole experiment: the shared run settings and both algorithms' hyperparameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentConfig {
+    #[serde(flatten)]
+    pub run: RunConfig,
+    pub ppo: PpoConfig,
+    pub grpo: GrpoConfig,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self::for_env(EnvId::CartPole)
+    }
+}
+
+impl ExperimentConfig {
+    /// Sensible defaults for an environment: CleanRL's for PPO, adjusted per env where a tuned
+    /// setting (RL Baselines3 Zoo) learns within the playground's budgets.
+    pub fn for_env(env: EnvId) -> Self {
+        let run = RunConfig { env, ..RunConfig::default() };
+        let mut ppo = PpoConfig::default();
+        let mut grpo = GrpoConfig::default();
+        match env {
+            EnvId::CartPole => {
+                ppo = PpoConfig {
+                    num_envs: 8,
+                    num_steps: 32,
+                    learning_rate: 1e-3,
+                    gamma: 0.98,
+                    gae_lambda: 0.8,
+                    num_minibatches: 1,
+                    update_epochs: 20,
+                    ent_coef: 0.0,
+                    ..ppo
+                };
+            }
+            EnvId::Acrobot | EnvId::MountainCar => {}
+            EnvId::Pendulum | EnvId::MountainCarContinuous => {
+                ppo = PpoConfig {
+                    num_envs: 4,
+                    num_steps: 1024,
+                    learning_rate: 1e-3,
+                    gamma: 0.9,
+                    num_minibatches: 64,
+                    update_epochs: 10,
+                    ent_coef: 0.0,
+                    norm_reward: true,
+                    ..ppo
+                };
+                grpo.reward_mode = RewardMode::Process;
+            }
+        }
+        Self { run, ppo, grpo }
+    }
+
+    /// Every key, with its section prefix (`seed`, `ppo.gamma`, `grpo.beta`, ...).
+    pub fn specs() -> Vec<ParamSpec> {
+        let prefixed = |prefix: &'static str, specs: Vec<ParamSpec>| {
+            specs.into_iter().map(move |mut s| {
+                s.key = format!("{prefix}.{}", s.key);
+                s
+            })
+        };
+        RunConfig::specs()
+            .into_iter()
+            .chain(prefixed("ppo", PpoConfig::specs()))
+            .chain(prefixed("grpo", GrpoConfig::specs()))
+            .collect()
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        match key.split_once('.') {
+            Some(("ppo", k)) => self.ppo.get(k),
+            Some(("grpo", k)) => self.grpo.get(k),
+            Some(_) => None,
+            None => self.run.get(key),
+        }
+    }
+
+    /// Set one `key=value`. Setting `env` does not reset the other keys: use
+    /// [`ExperimentConfig::for_env`] first for that env's defaults.
+    pub fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
+        match key.split_once('.') {
+            Some(("ppo", k)) => self.ppo.set(k, text),
+            Some(("grpo", k)) => self.grpo.set(k, text),
+            Some(_) => Err(format!("unknown key '{key}'")),
+            None => self.run.set(key, text),
+        }
+        .map_err(|e| if e.starts_with("unknown key") { format!("unknown key '{key}'") } else { e })
+    }
+
+    /// Problems between keys that each are in range on their own.
+    pub fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let batch = self.ppo.num_envs * self.ppo.num_steps;
+        if self.ppo.num_minibatches > batch {
+            problems.push(format!(
+                "ppo.num_minibatches ({}) exceeds the rollout batch num_envs × num_steps ({batch})",
+                self.ppo.num_minibatches
+            ));
+        }
+        let trajectories = self.grpo.num_generations * self.grpo.groups_per_update;
+        if self.grpo.num_minibatches > trajectories {
+            problems.push(format!(
+                "grpo.num_minibatches ({}) exceeds the trajectories per update ({trajectories})",
+                self.grpo.num_minibatches
+            ));
+        }
+        let limit = self.run.env.max_episode_steps();
+        if self.grpo.max_completion_length > limit {
+            problems.push(format!(
+                "grpo.max_completion_length ({}) exceeds {}'s time limit ({limit})",
+                self.grpo.max_completion_length, self.run.env
+            ));
+        }
+        problems
+    }
+
+    /// GRPO's cap on trajectory length, in steps.
+    pub fn grpo_horizon(&self) -> usize {
+        match self.grpo.max_completion_length {
+            0 => self.run.env.max_episode_steps(),
+            n => n.min(self.run.env.max_episode_steps()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_round_trips_through_get_and_set() {
+        let config = ExperimentConfig::for_env(EnvId::Pendulum);
+        let mut other = ExperimentConfig::for_env(EnvId::CartPole);
+        for spec in ExperimentConfig::specs() {
+            let text = config.get(&spec.key).expect(&spec.key);
+            other.set(&spec.key, &text).unwrap_or_else(|e| panic!("{}: {e}", spec.key));
+        }
+        assert_eq!(config, other);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_a_message_and_leave_the_value() {
+        let mut c = ExperimentConfig::default();
+        let before = c.clone();
+        for (key, text, needle) in [
+            ("ppo.gamma", "1.5", "outside"),
+            ("ppo.gamma", "abc", "not a number"),
+            ("ppo.num_envs", "2.5", "whole number"),
+            ("ppo.num_envs", "1e30", "out"),
+            ("grpo.loss_type", "sum", "not one of"),
+            ("env", "Breakout", "unknown environment"),
+            ("ppo.nonsense", "1", "unknown key 'ppo.nonsense'"),
+            ("seed", "nan", "not a finite number"),
+            ("ppo.norm_adv", "yes", "true or false"),
+        ] {
+            let err = c.set(key, text).unwrap_err();
+            assert!(err.contains(needle), "{key}={text}: {err}");
+        }
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn every_spec_has_a_doc() {
+        for spec in ExperimentConfig::specs() {
+            assert!(!spec.doc.is_empty(), "{} has no doc", spec.key);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Classic-control environments with Gymnasium's semantics and Gymnasium's exact dynamics.
+//!
+//! Dynamics run in `f64`, observations are handed out as `f32`, exactly as Gymnasium does.
+//! Episodes end by `terminated` (the MDP reached a terminal state) or `truncated` (the
+//! time limit of the registered env id was reached); the two are kept apart because PPO
+//! bootstraps from the value at truncation but not at termination.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What `Env::step` returns: Gymnasium's `(obs, reward, terminated, truncated)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub observation: Vec<f32>,
+    pub reward: f64,
+    pub terminated: bool,
+    pub truncated: bool,
+}
+
+impl Transition {
+    /// The episode is over, for either reason.
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
+/// The action space of an environment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionSpace {
+    /// `n` discrete actions `0..n`.
+    Discrete(usize),
+    /// A box of continuous actions with per-dimension bounds.
+    Continuous { low: Vec<f32>, high: Vec<f32> },
+}
+
+impl ActionSpace {
+    /// Number of numbers that encode one action: 1 for a discrete action (its index, as `f32`),
+    /// the dimension of the box for a continuous one.
+    pub fn width(&self) -> usize {
+        match self {
+            ActionSpace::Discrete(_) => 1,
+            ActionSpace::Continuous { low, .. } => low.len(),
+        }
+    }
+
+    pub fn is_discrete(&self) -> bool {
+        matches!(self, ActionSpace::Discrete(_))
+    }
+}
+
+/// One environment instance. Actions are passed as `&[f32]`: a discrete action is its index
+/// as a single `f32` (`[2.0]`), a continuous action is its vector (out-of-range values are
+/// clipped by the env, as Gymnasium does).
+pub trait Env: Send {
+    fn id(&self) -> EnvId;
+    /// Reset to a random initial state drawn from the env's own RNG. `Some(seed)` reseeds that
+    /// RNG first (Gymnasium's `reset(seed=...)`), `None` continues its stream.
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32>;
+    /// The internal state (f64), which is not always the observation (Acrobot, Pendulum).
+    fn state(&self) -> Vec<f64>;
+    /// Set the internal state and restart the episode clock; returns the observation.
+    /// GRPO uses this to start every member of a group from the same initial condition.
+    fn reset_to(&mut self, state: &[f64]) -> Vec<f32>;
+    /// Advance one step. Truncation happens when the episode reaches `max_episode_steps`.
+    fn step(&mut self, action: &[f32]) -> Transition;
+}
+
+/// The environments of the playground, by their Gymnasium ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum EnvId {
+    #[serde(rename = "CartPole-v1")]
+    CartPole,
+    #[serde(rename = "Acrobot-v1")]
+    Acrobot,
+    #[serde(rename = "Pendulum-v1")]
+    Pendulum,
+    #[serde(rename = "MountainCarContinuous-v0")]
+    MountainCarContinuous,
+    #[serde(rename = "MountainCar-v0")]
+    MountainCar,
+}
+
+impl EnvId {
+    pub const ALL: [EnvId; 5] =
+        [EnvId::CartPole, EnvId::Acrobot, EnvId::Pendulum, EnvId::MountainCarContinuous, EnvId::MountainCar];
+
+    /// The Gymnasium id, e.g. `"CartPole-v1"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnvId::CartPole => "CartPole-v1",
+            EnvId::Acrobot => "Acrobot-v1",
+            EnvId::Pendulum => "Pendulum-v1",
+            EnvId::MountainCarContinuous => "MountainCarContinuous-v0",
+            EnvId::MountainCar => "MountainCar-v0",
+        }
+    }
+
+    /// The time limit of the registered id (Gymnasium's `max_episode_steps`).
+    pub fn max_episode_steps(self) -> usize {
+        match self {
+            EnvId::CartPole | EnvId::Acrobot => 500,
+            EnvId::Pendulum | EnvId::MountainCar => 200,
+            EnvId::MountainCarContinuous => 999,
+        }
+    }
+
+    pub fn observation_dim(self) -> usize {
+        match self {
+            EnvId::CartPole => 4,
+            EnvId::Acrobot => 6,
+            EnvId::Pendulum => 3,
+            EnvId::MountainCarContinuous | EnvId::MountainCar => 2,
+        }
+    }
+
+    pub fn action_space(self) -> ActionSpace {
+        match self {
+            EnvId::CartPole => ActionSpace::Discrete(2),
+            EnvId::Acrobot | EnvId::MountainCar => ActionSpace::Discrete(3),
+            EnvId::Pendulum => ActionSpace::Continuous { low: vec![-2.0], high: vec![2.0] },
+            EnvId::MountainCarContinuous => ActionSpace::Continuous { low: vec![-1.0], high: vec![1.0] },
+        }
+    }
+
+    /// A fresh instance (call `reset` or `reset_to` before `step`).
+    pub fn make(self) -> Box<dyn Env> {
+        match self {
+            EnvId::CartPole => Box::new(cartpole::CartPole::new()),
+            EnvId::Acrobot => Box::new(acrobot::Acrobot::new()),
+            EnvId::Pendulum => Box::new(pendulum::Pendulum::new()),
+            EnvId::MountainCarContinuous => Box::new(mountain_car::MountainCarContinuous::new()),
+            EnvId::MountainCar => Box::new(mountain_car::MountainCar::new()),
+        }
+    }
+}
+
+impl fmt::Display for EnvId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EnvId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EnvId::ALL.into_iter().find(|id| id.name() == s).ok_or_else(|| {
+            let known: Vec<_> = EnvId::ALL.iter().map(|id| id.name()).collect();
+            format!("unknown environment '{s}' (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// Decodes a discrete action (its index as a single `f32`) for an env with `n` actions.
+/// Panics on anything else: callers validate actions before stepping.
+pub(crate) fn discrete_action(id: EnvId, action: &[f32], n: usize) -> usize {
+    match action {
+        [a] if a.fract() == 0.0 && *a >= 0.0 && (*a as usize) < n => *a as usize,
+        _ => panic!("{id}: invalid discrete action {action:?}, expected [i] with i in 0..{n}"),
+    }
+}
+
+/// Decodes a one-dimensional continuous action (not clipped yet: the env clips it).
+/// Panics on a wrong width: callers validate actions before stepping.
+pub(crate) fn continuous_action(id: EnvId, action: &[f32]) -> f32 {
+    match action {
+        [a] => *a,
+        _ => panic!("{id}: invalid continuous action {action:?}, expected one number"),
+    }
+}
+
+/// Python's and NumPy's scalar `x ** 2` on a float64: C's `pow(x, 2.0)`, which now and then
+/// differs by one ulp from the correctly rounded `x * x`. `black_box` keeps the optimizer from
+/// rewriting the call as `x * x`. (`np.square` is `x * x`.)
+pub(crate) fn pow2(x: f64) -> f64 {
+    x.powf(std::hint::black_box(2.0))
+}
+
+/// NumPy's `x ** 2` on a float32 scalar: C's `powf(x, 2.0f)`, see [`pow2`].
+pub(crate) fn pow2_f32(x: f32) -> f32 {
+    x.powf(std::hint::black_box(2.0))
+}
+
+/// Panics unless `state` has the length of the env's internal state.
+pub(crate) fn check_state_len(id: EnvId, state: &[f64], len: usize) {
+    assert!(state.len() == len, "{id}: reset_to got a state of length {}, expected {len}", state.len());
+}
+
+pub mod acrobot;
+pub mod cartpole;
+pub mod mountain_car;
+pub mod pendulum;

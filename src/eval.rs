@@ -1,0 +1,40 @@
+//! Deterministic evaluation of a policy: its most likely action at every step.
+
+use burn::prelude::*;
+
+use crate::env::EnvId;
+use crate::host::{self, DeviceError};
+use crate::policy::{Sampling, StochasticPolicy};
+
+/// Returns of `episodes` episodes played in parallel with the policy's mode (argmax or mean),
+/// episode `i` starting from `reset(seed + i)`. `device` must hold the policy's tensors.
+pub async fn evaluate<P: StochasticPolicy>(
+    policy: &P,
+    env: EnvId,
+    episodes: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<f64>, DeviceError> {
+    let (d, width) = (env.observation_dim(), policy.action_width());
+    let mut envs: Vec<_> = (0..episodes).map(|_| env.make()).collect();
+    let mut obs: Vec<Vec<f32>> =
+        envs.iter_mut().enumerate().map(|(i, e)| e.reset(Some(seed + i as u64))).collect();
+    let mut returns = vec![0.0; episodes];
+    let mut running: Vec<usize> = (0..episodes).collect();
+    while !running.is_empty() {
+        let batch: Vec<f32> = running.iter().flat_map(|&i| obs[i].iter().copied()).collect();
+        let picked =
+            policy.get_action(host::matrix(batch, running.len(), d, device), &mut Sampling::Mode).await?;
+        let mut still = Vec::with_capacity(running.len());
+        for (row, &i) in running.iter().enumerate() {
+            let t = envs[i].step(&picked.actions[row * width..(row + 1) * width]);
+            returns[i] += t.reward;
+            obs[i] = t.observation.clone();
+            if !t.done() {
+                still.push(i);
+            }
+        }
+        running = still;
+    }
+    Ok(returns)
+}

@@ -1,0 +1,467 @@
+//! GRPO without a critic (Shao et al. 2024, DeepSeekMath), with TRL's `GRPOConfig` choices:
+//! roll out G trajectories from one initial state, stack and pad them to `(T, G)` with a mask,
+//! normalise rewards within the group over valid steps only, then take clipped-surrogate steps
+//! with a k3 KL penalty to a reference policy, updating the policy alone.
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use web_time::Instant;
+
+use crate::Rng;
+use crate::config::{ExperimentConfig, GrpoConfig, LossType, RewardMode, ScaleRewards};
+use crate::env::{Env, EnvId};
+use crate::host::{self, ActingCopy, Reads};
+use crate::learner::{self, Optimizer};
+use crate::metrics::{UpdateMetrics, mean};
+use crate::policy::{Policy, StochasticPolicy};
+use crate::rollout::{Padded, Trajectory, collect_group, stack_and_pad};
+use crate::train::{Algorithm, TrainError, check_finite};
+
+/// Added to the std before dividing, as TRL does.
+const STD_EPS: f64 = 1e-4;
+
+/// Per-group reward statistics of one generation batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupStats {
+    /// Std of the trajectory returns within each group (unbiased, as `torch.std`).
+    pub return_std: Vec<f64>,
+    /// Groups whose rewards were all equal: their advantages are exactly zero.
+    pub zero_std_groups: usize,
+}
+
+/// Advantages `(T, G)` for a padded batch whose columns form consecutive groups of
+/// `group_size` trajectories. Padded cells get exactly zero.
+///
+/// - outcome: each trajectory's return `R_g`, normalised across its group
+///   (`(R_g − mean) / (std + 1e-4)`), broadcast to its valid steps;
+/// - process: each valid step's reward normalised across all valid steps of its group, and
+///   the advantage of step `t` is the sum of normalised rewards from `t` to the end.
+///
+/// `scale` picks the std: the group's, the whole batch's, or none (Dr. GRPO). A group whose
+/// rewards are all equal gets zero advantage, never NaN.
+pub fn group_advantages(
+    p: &Padded,
+    group_size: usize,
+    mode: RewardMode,
+    scale: ScaleRewards,
+) -> (Vec<f32>, GroupStats) {
+    let (steps, width) = (p.steps, p.width);
+    assert!(width % group_size == 0, "{width} trajectories do not split into groups of {group_size}");
+    let valid = |t: usize, g: usize| p.mask[t * width + g] > 0.0;
+    let returns: Vec<f64> = (0..width)
+        .map(|g| (0..steps).filter(|&t| valid(t, g)).map(|t| p.rewards[t * width + g] as f64).sum())
+        .collect();
+    // The samples normalised within each group: one return per trajectory, or one reward per
+    // valid step.
+    let samples = |g0: usize| -> Vec<f64> {
+        match mode {
+            RewardMode::Outcome => returns[g0..g0 + group_size].to_vec(),
+            RewardMode::Process => (g0..g0 + group_size)
+                .flat_map(|g| {
+                    (0..steps).filter(move |&t| valid(t, g)).map(move |t| p.rewards[t * width + g] as f64)
+                })
+                .collect(),
+        }
+    };
+    let groups: Vec<usize> = (0..width).step_by(group_size).collect();
+    let batch_std = std(&groups.iter().flat_map(|&g0| samples(g0)).collect::<Vec<_>>());
+
+    let mut advantages = vec![0f32; steps * width];
+    let mut zero_std_groups = 0;
+    for &g0 in &groups {
+        let xs = samples(g0);
+        if xs.iter().all(|&x| x == xs[0]) {
+            zero_std_groups += 1;
+            continue; // all equal: no signal, advantages stay exactly zero
+        }
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let denom = match scale {
+            ScaleRewards::Group => std(&xs) + STD_EPS,
+            ScaleRewards::Batch => batch_std + STD_EPS,
+            ScaleRewards::None => 1.0,
+        };
+        let normalise = |x: f64| (x - m) / denom;
+        for g in g0..g0 + group_size {
+            match mode {
+                RewardMode::Outcome => {
+                    let a = normalise(returns[g]) as f32;
+                    for t in (0..steps).filter(|&t| valid(t, g)) {
+                        advantages[t * width + g] = a;
+                    }
+                }
+                RewardMode::Process => {
+                    let mut to_go = 0.0;
+                    for t in (0..steps).rev().filter(|&t| valid(t, g)) {
+                        to_go += normalise(p.rewards[t * width + g] as f64);
+                        advantages[t * width + g] = to_go as f32;
+                    }
+                }
+            }
+        }
+    }
+    let return_std = groups.iter().map(|&g0| std(&returns[g0..g0 + group_size])).collect();
+    (advantages, GroupStats { return_std, zero_std_groups })
+}
+
+/// Unbiased standard deviation (`torch.std`); 0 for fewer than two samples.
+fn std(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let m = xs.iter().sum::<f64>() / xs.len() as f64;
+    (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
+}
+
+/// The k3 estimator of KL(π ‖ π_ref) per element (Schulman 2020; DeepSeekMath eq. 4):
+/// `r − log r − 1` with `r = π_ref / π`. Zero where the two agree, positive elsewhere.
+pub fn kl_k3<const D: usize>(log_probs: Tensor<D>, ref_log_probs: Tensor<D>) -> Tensor<D> {
+    let log_r = ref_log_probs - log_probs;
+    log_r.clone().exp() - log_r - 1.0
+}
+
+/// Reduce per-step losses `(T, G)` to a scalar over the valid cells, as TRL's `loss_type` does.
+/// `horizon` is `max_completion_length` (Dr. GRPO's constant); `batch_valid_steps` the valid
+/// steps of the whole generation batch (DAPO's normaliser).
+pub fn aggregate(
+    per_step: Tensor<2>,
+    mask: Tensor<2>,
+    loss_type: LossType,
+    horizon: usize,
+    batch_valid_steps: usize,
+) -> Tensor<1> {
+    let [_, g] = per_step.dims();
+    let masked = per_step * mask.clone();
+    match loss_type {
+        LossType::Grpo => (masked.sum_dim(0) / mask.sum_dim(0).clamp_min(1.0)).mean(),
+        LossType::Bnpo => masked.sum() / mask.sum().clamp_min(1.0),
+        LossType::DrGrpo => masked.sum() / (g * horizon) as f64,
+        LossType::Dapo => masked.sum() / batch_valid_steps.max(1) as f64,
+    }
+}
+
+/// Mean over valid cells.
+fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
+    (x * mask.clone()).sum() / mask.sum().clamp_min(1.0)
+}
+
+/// A minibatch of whole trajectories, `(T, G_mb, ...)`, on the learner's device.
+pub struct GrpoMinibatch {
+    pub observations: Tensor<3>,
+    pub actions: Tensor<3>,
+    /// Log-probabilities under the policy that generated the batch, `(T, G_mb)`.
+    pub log_probs: Tensor<2>,
+    /// Log-probabilities under the reference policy (absent when `beta = 0`).
+    pub ref_log_probs: Option<Tensor<2>>,
+    pub advantages: Tensor<2>,
+    /// 1 on valid steps, 0 on padding.
+    pub mask: Tensor<2>,
+}
+
+/// GRPO's loss on a minibatch, with its diagnostics (masked means, detached).
+pub struct GrpoLoss {
+    pub loss: Tensor<1>,
+    pub entropy: Tensor<1>,
+    pub approx_kl: Tensor<1>,
+    pub clip_fraction: Tensor<1>,
+    /// Mean k3 KL to the reference (0 when `beta = 0`).
+    pub kl: Tensor<1>,
+    /// `π/π_old` per cell, `(T, G_mb)`.
+    pub ratio: Tensor<2>,
+}
+
+/// The clipped surrogate plus `beta`·k3 KL per step, aggregated over valid steps by
+/// `loss_type`. Padded cells contribute neither loss nor gradient.
+pub fn grpo_loss<P: StochasticPolicy>(
+    policy: &P,
+    mb: GrpoMinibatch,
+    c: &GrpoConfig,
+    horizon: usize,
+    batch_valid_steps: usize,
+) -> GrpoLoss {
+    let [steps, g, obs_dim] = mb.observations.dims();
+    let width = mb.actions.dims()[2];
+    let (log_probs, entropy) = policy.evaluate_actions(
+        mb.observations.reshape([steps * g, obs_dim]),
+        mb.actions.reshape([steps * g, width]),
+    );
+    let log_probs = log_probs.reshape([steps, g]);
+    let log_ratio = log_probs.clone() - mb.log_probs;
+    let (mut per_step, ratio) =
+        learner::clipped_surrogate(log_ratio.clone(), mb.advantages, c.epsilon, c.epsilon_high);
+    let mask = mb.mask;
+    let plain_mask = mask.clone().inner();
+    let kl = match mb.ref_log_probs {
+        Some(ref_log_probs) => {
+            let kl = kl_k3(log_probs, ref_log_probs);
+            per_step = per_step + kl.clone() * c.beta;
+            masked_mean(kl.inner(), plain_mask.clone())
+        }
+        None => Tensor::zeros([1], &plain_mask.device()),
+    };
+    GrpoLoss {
+        loss: aggregate(per_step, mask, c.loss_type, horizon, batch_valid_steps),
+        entropy: masked_mean(entropy.reshape([steps, g]).inner(), plain_mask.clone()),
+        approx_kl: masked_mean(learner::approx_kl(log_ratio).inner(), plain_mask.clone()),
+        clip_fraction: masked_mean(
+            learner::clipped(ratio.clone(), c.epsilon, c.epsilon_high).inner(),
+            plain_mask,
+        ),
+        kl,
+        ratio: ratio.inner(),
+    }
+}
+
+/// The last update's batch, for inspection: the padded tensors, the advantages, and the
+/// ratios `π/π_old` the last pass saw.
+#[derive(Clone, Debug)]
+pub struct GrpoBatch {
+    pub padded: Padded,
+    pub advantages: Vec<f32>,
+    pub ratios: Vec<f32>,
+    pub trajectories: Vec<Trajectory>,
+}
+
+/// A GRPO run: the policy, its frozen reference, its optimiser and its RNG.
+pub struct Grpo<P: StochasticPolicy> {
+    config: GrpoConfig,
+    env: EnvId,
+    horizon: usize,
+    policy: P,
+    reference: P,
+    acting: ActingCopy<P>,
+    optimizer: Optimizer,
+    /// Draws the initial state of each group.
+    starts: Box<dyn Env>,
+    rng: Rng,
+    device: Device,
+    total_steps: u64,
+    updates: usize,
+    env_steps: u64,
+    started: Instant,
+    pub last_batch: Option<GrpoBatch>,
+}
+
+impl Grpo<Policy> {
+    /// A run of `config` learning on `device` (an autodiff device) and acting on
+    /// `acting_device`; its policy starts from the same weights as PPO's.
+    pub fn new(config: &ExperimentConfig, device: &Device, acting_device: &Device) -> Self {
+        let run = &config.run;
+        let env = run.env;
+        let make = |device: &Device, rng: &mut Rng| {
+            Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng)
+        };
+        let mut rng = Rng::seed_from_u64(run.seed);
+        let policy = make(device, &mut rng);
+        let mut starts = env.make();
+        starts.reset(Some(run.seed));
+        let cfg = config.grpo.clone();
+        let horizon = config.grpo_horizon();
+        Self {
+            total_steps: run.total_steps,
+            optimizer: Optimizer::new(1e-8, cfg.max_grad_norm),
+            reference: policy.valid(),
+            acting: ActingCopy::new(device, acting_device, |d| make(d, &mut Rng::seed_from_u64(0))),
+            policy,
+            config: cfg,
+            env,
+            horizon,
+            starts,
+            rng,
+            device: device.clone(),
+            updates: 0,
+            env_steps: 0,
+            started: Instant::now(),
+            last_batch: None,
+        }
+    }
+}
+
+impl<P: StochasticPolicy> Grpo<P> {
+    /// TRL's `sync_ref_model`: `ref ← α·π + (1−α)·ref`.
+    async fn sync_reference(&mut self) -> Result<(), TrainError> {
+        let alpha = self.config.ref_model_mixup_alpha;
+        if alpha == 1.0 {
+            self.reference = self.policy.valid();
+            return Ok(());
+        }
+        let current = host::read_params(&self.policy).await?;
+        let previous = host::read_params(&self.reference).await?;
+        let mixed = current
+            .into_iter()
+            .zip(previous)
+            .map(|(p, r)| {
+                p.iter()
+                    .zip(&r)
+                    .map(|(&p, &r)| (alpha * p as f64 + (1.0 - alpha) * r as f64) as f32)
+                    .collect()
+            })
+            .collect();
+        let device = self.device.clone().inner();
+        self.reference = host::load_params(self.reference.clone(), mixed, &device);
+        Ok(())
+    }
+}
+
+impl<P: StochasticPolicy> Algorithm for Grpo<P> {
+    type Policy = P;
+
+    fn name(&self) -> &'static str {
+        "grpo"
+    }
+
+    fn env_steps(&self) -> u64 {
+        self.env_steps
+    }
+
+    fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    fn max_steps_per_update(&self) -> u64 {
+        (self.config.num_generations * self.config.groups_per_update * self.horizon) as u64
+    }
+
+    async fn update(&mut self) -> Result<UpdateMetrics, TrainError> {
+        let c = self.config.clone();
+        let t0 = Instant::now();
+        // TRL (via transformers) decays the learning rate linearly by default. Updates here
+        // consume a varying number of steps, so the decay follows the budget spent.
+        let progress = self.env_steps as f64 / self.total_steps as f64;
+        let lr = learner::learning_rate(c.learning_rate, true, progress);
+
+        // G trajectories from each of `groups_per_update` initial states.
+        let actor = self.acting.snapshot(&self.policy).await?;
+        let acting_device = self.acting.device().clone();
+        let mut trajectories = Vec::new();
+        for _ in 0..c.groups_per_update {
+            self.starts.reset(None);
+            let start = self.starts.state();
+            let group = collect_group(
+                &actor,
+                self.env,
+                &start,
+                c.num_generations,
+                self.horizon,
+                &mut self.rng,
+                &acting_device,
+            )
+            .await?;
+            trajectories.extend(group);
+        }
+        let (obs_dim, width) = (self.env.observation_dim(), self.policy.action_width());
+        let padded = stack_and_pad(&trajectories, obs_dim, width);
+        let t1 = Instant::now();
+
+        let (advantages, stats) =
+            group_advantages(&padded, c.num_generations, c.reward_mode, c.scale_rewards);
+        let t2 = Instant::now();
+
+        // Upload the padded batch; score it under the reference policy once.
+        let (steps, g) = (padded.steps, padded.width);
+        let d = &self.device;
+        let to_3d = |data: Vec<f32>, k: usize| host::matrix(data, steps * g, k, d).reshape([steps, g, k]);
+        let obs = to_3d(padded.observations.clone(), obs_dim);
+        let actions = to_3d(padded.actions.clone(), width);
+        let old_log_probs = host::matrix(padded.log_probs.clone(), steps, g, d);
+        let adv = host::matrix(advantages.clone(), steps, g, d);
+        let mask = host::matrix(padded.mask.clone(), steps, g, d);
+        let ref_log_probs = (c.beta > 0.0).then(|| {
+            let (lp, _) = self.reference.evaluate_actions(
+                obs.clone().inner().reshape([steps * g, obs_dim]),
+                actions.clone().inner().reshape([steps * g, width]),
+            );
+            lp.reshape([steps, g])
+        });
+        let batch_valid_steps = padded.valid_steps();
+
+        let mut sums: Option<Tensor<1>> = None;
+        let mut opt_steps = 0usize;
+        let mut last_ratio_reads = Vec::new();
+        for iteration in 0..c.num_iterations {
+            for mb in learner::minibatches(g, c.num_minibatches, &mut self.rng) {
+                let idx = host::indices(&mb, d);
+                let pick = |x: &Tensor<2>| x.clone().select(1, idx.clone());
+                let l = grpo_loss(
+                    &self.policy,
+                    GrpoMinibatch {
+                        observations: obs.clone().select(1, idx.clone()),
+                        actions: actions.clone().select(1, idx.clone()),
+                        log_probs: pick(&old_log_probs),
+                        ref_log_probs: ref_log_probs.as_ref().map(pick),
+                        advantages: pick(&adv),
+                        mask: pick(&mask),
+                    },
+                    &c,
+                    self.horizon,
+                    batch_valid_steps,
+                );
+                let (policy, grad_norm) = self.optimizer.step(self.policy.clone(), l.loss.clone(), lr);
+                self.policy = policy;
+                opt_steps += 1;
+                let stats = Tensor::cat(
+                    vec![l.loss.inner(), l.entropy, l.approx_kl, l.clip_fraction, grad_norm.inner(), l.kl],
+                    0,
+                );
+                sums = Some(match sums {
+                    Some(s) => s + stats,
+                    None => stats,
+                });
+                if iteration + 1 == c.num_iterations {
+                    last_ratio_reads.push((mb, l.ratio));
+                }
+            }
+        }
+        let mut reads = Reads::new();
+        reads.push(sums.expect("at least one step") / opt_steps as f64);
+        for (_, ratio) in &last_ratio_reads {
+            reads.push(ratio.clone());
+        }
+        let mut read = reads.execute().await?.into_iter();
+        let means = read.next().expect("stats were queued");
+        // Reassemble the last pass's ratios into one (T, G) matrix.
+        let mut ratios = vec![0f32; steps * g];
+        for ((mb, _), values) in last_ratio_reads.iter().zip(read) {
+            for (col, &j) in mb.iter().enumerate() {
+                for t in 0..steps {
+                    ratios[t * g + j] = values[t * mb.len() + col];
+                }
+            }
+        }
+        let t3 = Instant::now();
+
+        self.updates += 1;
+        if c.sync_ref_model && self.updates.is_multiple_of(c.ref_model_sync_steps) {
+            self.sync_reference().await?;
+        }
+        let valid = padded.valid_steps();
+        self.env_steps += valid as u64;
+        let wall_s = self.started.elapsed().as_secs_f64();
+        let returns: Vec<f64> = trajectories.iter().map(Trajectory::episode_return).collect();
+        let groups = stats.return_std.len();
+        let metrics = UpdateMetrics {
+            update: self.updates,
+            env_steps: self.env_steps,
+            wall_s,
+            mean_return: mean(returns.iter().copied()),
+            episodes: trajectories.len(),
+            learning_rate: lr,
+            policy_loss: means[0] as f64,
+            entropy: means[1] as f64,
+            approx_kl: means[2] as f64,
+            clip_fraction: means[3] as f64,
+            grad_norm: means[4] as f64,
+            kl: Some(means[5] as f64),
+            reward_mean: mean(returns.iter().copied()),
+            reward_std: mean(stats.return_std.iter().copied()),
+            zero_std_fraction: Some(stats.zero_std_groups as f64 / groups as f64),
+            mean_valid_length: Some(valid as f64 / trajectories.len() as f64),
+            sps: self.env_steps as f64 / wall_s,
+            rollout_s: (t1 - t0).as_secs_f64(),
+            advantage_s: (t2 - t1).as_secs_f64(),
+            update_s: (t3 - t2).as_secs_f64(),
+            ..UpdateMetrics::default()
+        };
+        self.last_batch = Some(GrpoBatch { padded, advantages, ratios, trajectories });
+        check_finite(metrics)
+    }
+}

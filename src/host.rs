@@ -1,0 +1,158 @@
+//! Moving numbers between the host and a device.
+//!
+//! Every read from a device goes through [`read`], which is async: a synchronous read panics on
+//! WebGPU, and batching the tensors of one phase into one burn `Transaction` costs one GPU sync
+//! instead of one per tensor. The native CLI drives the same async code with `pollster`.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::tensor::Transaction;
+
+/// A host-side matrix in row-major order, as read back from a device.
+pub type HostVec = Vec<f32>;
+
+/// Upload a row-major `(rows, cols)` matrix.
+pub fn matrix(data: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    debug_assert_eq!(data.len(), rows * cols);
+    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+/// Upload a vector.
+pub fn vector(data: Vec<f32>, device: &Device) -> Tensor<1> {
+    let n = data.len();
+    Tensor::from_data(TensorData::new(data, [n]), device)
+}
+
+/// Upload indices (for `select`).
+pub fn indices(data: &[usize], device: &Device) -> Tensor<1, Int> {
+    let data: Vec<i64> = data.iter().map(|&i| i as i64).collect();
+    let n = data.len();
+    Tensor::from_data(TensorData::new(data, [n]), device)
+}
+
+/// A device failed to execute or read back: the message of burn's error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceError(pub String);
+
+impl std::fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "device error: {}", self.0)
+    }
+}
+
+impl std::error::Error for DeviceError {}
+
+/// Reads float tensors of any rank back to the host in one transaction.
+#[derive(Default)]
+pub struct Reads {
+    tx: Transaction,
+    count: usize,
+}
+
+impl Reads {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queue a tensor; its data comes back at position [`Reads::len`] before the call.
+    pub fn push<const D: usize>(&mut self, tensor: Tensor<D>) -> usize {
+        let tx = std::mem::take(&mut self.tx);
+        self.tx = tx.register(tensor);
+        self.count += 1;
+        self.count - 1
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// One sync: every queued tensor, flattened to `f32`, in the order pushed.
+    pub async fn execute(self) -> Result<Vec<HostVec>, DeviceError> {
+        if self.count == 0 {
+            return Ok(Vec::new());
+        }
+        let data = self.tx.execute_async().await.map_err(|e| DeviceError(format!("{e:?}")))?;
+        data.into_iter()
+            .map(|d| d.convert::<f32>().try_into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}"))))
+            .collect()
+    }
+}
+
+/// Read a single tensor (one sync).
+pub async fn read<const D: usize>(tensor: Tensor<D>) -> Result<HostVec, DeviceError> {
+    let mut reads = Reads::new();
+    reads.push(tensor);
+    Ok(reads.execute().await?.pop().expect("one tensor was queued"))
+}
+
+/// Every float parameter of a module, in visiting order, read to the host in one sync.
+/// Together with [`load_params`] this copies a module between devices of different backends
+/// (burn's own cross-backend `to_device` reads synchronously, which WebGPU forbids).
+pub async fn read_params<M: Module>(module: &M) -> Result<Vec<HostVec>, DeviceError> {
+    struct Collect<'a>(&'a mut Reads);
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.val());
+        }
+    }
+    let mut reads = Reads::new();
+    module.visit(&mut Collect(&mut reads));
+    reads.execute().await
+}
+
+/// Replace every float parameter of `module` (in visiting order) with host data on `device`.
+pub fn load_params<M: Module>(module: M, params: Vec<HostVec>, device: &Device) -> M {
+    struct Load<'a> {
+        params: std::vec::IntoIter<HostVec>,
+        device: &'a Device,
+    }
+    impl ModuleMapper for Load<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let data = self.params.next().expect("as many parameters as the module has");
+            let shape = param.lazy_shape();
+            let device = self.device.clone();
+            param.map(move |_| Tensor::from_data(TensorData::new(data, shape), &device))
+        }
+    }
+    let n = params.len();
+    let mut mapper = Load { params: params.into_iter(), device };
+    let module = module.map(&mut mapper);
+    assert!(mapper.params.next().is_none(), "{n} parameters given, fewer in the module");
+    module
+}
+
+/// The copy of a learner that rollouts act with, without autodiff.
+///
+/// When acting runs on the learner's own device, the copy is `valid()`: the same tensors, no
+/// transfer. Otherwise (a WebGPU learner acting on the CPU, where tiny forward passes are faster
+/// than a GPU round trip per env step) the weights travel through the host in one sync.
+pub struct ActingCopy<M> {
+    device: Device,
+    /// A module of the learner's architecture on `device`, when that is not the learner's.
+    template: Option<M>,
+}
+
+impl<M: Module> ActingCopy<M> {
+    /// `make` builds a module of the learner's architecture on a given device (its weights are
+    /// overwritten at every snapshot).
+    pub fn new(learner_device: &Device, acting_device: &Device, make: impl FnOnce(&Device) -> M) -> Self {
+        let same = learner_device.clone().inner() == acting_device.clone().inner();
+        Self { device: acting_device.clone().inner(), template: (!same).then(|| make(acting_device)) }
+    }
+
+    /// The device the copy's tensors (and the observations fed to it) live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub async fn snapshot(&self, learner: &M) -> Result<M, DeviceError> {
+        match &self.template {
+            None => Ok(learner.valid()),
+            Some(template) => Ok(load_params(template.clone(), read_params(learner).await?, &self.device)),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! PPO vs GRPO playground: the training core shared by the native CLI and the web page.
+
+pub mod config;
+pub mod env;
+pub mod eval;
+pub mod grpo;
+pub mod host;
+pub mod learner;
+pub mod metrics;
+pub mod nn;
+pub mod normalize;
+pub mod policy;
+pub mod ppo;
+pub mod replay;
+pub mod rollout;
+pub mod train;
+pub mod value;
+
+/// The one seeded generator type of a run (env resets, action sampling, minibatch shuffles,
+/// weight initialisation).
+pub type Rng = rand_chacha::ChaCha8Rng;

@@ -1,0 +1,179 @@
+//! The algorithms' maths against hand-computed numbers: GAE, group normalisation with masks,
+//! the k3 KL, and each GRPO loss aggregation.
+
+use burn::prelude::*;
+use playground::config::{LossType, RewardMode, ScaleRewards};
+use playground::grpo::{aggregate, group_advantages, kl_k3};
+use playground::host;
+use playground::ppo::compute_gae;
+use playground::rollout::{Padded, Rollout};
+
+fn close(a: &[f32], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        assert!((x as f64 - y).abs() <= tol, "[{i}]: {x} vs {y} (all: {a:?})");
+    }
+}
+
+fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    pollster::block_on(host::read(t)).unwrap()
+}
+
+/// Two envs, five steps. Env 0 terminates at t=1 and is truncated at t=3 (final-observation
+/// value 10); env 1 never ends. γ = 0.9, λ = 0.8 (γλ = 0.72).
+#[test]
+fn gae_cuts_at_termination_and_bootstraps_at_truncation() {
+    let interleave =
+        |a: [f32; 5], b: [f32; 5]| a.iter().zip(&b).flat_map(|(&x, &y)| [x, y]).collect::<Vec<_>>();
+    let flags = |a: [bool; 5]| a.iter().flat_map(|&x| [x, false]).collect::<Vec<_>>();
+    let r = Rollout {
+        num_steps: 5,
+        num_envs: 2,
+        obs_dim: 1,
+        action_width: 1,
+        observations: vec![0.0; 10],
+        actions: vec![0.0; 10],
+        log_probs: vec![0.0; 10],
+        rewards: interleave([1.0, 2.0, 3.0, 4.0, 5.0], [1.0; 5]),
+        values: interleave([0.5, 1.0, 1.5, 2.0, 2.5], [0.0; 5]),
+        terminated: flags([false, true, false, false, false]),
+        truncated: flags([false, false, false, true, false]),
+        truncation_values: interleave([0.0, 0.0, 0.0, 10.0, 0.0], [0.0; 5]),
+        next_values: vec![3.0, 0.0],
+        episodes: vec![],
+    };
+    let (adv, ret) = compute_gae(&r, 0.9, 0.8);
+    // Env 0, by hand, from the end:
+    //   t=4: δ = 5 + 0.9·3 − 2.5 = 5.2                      (bootstrap from next_values)
+    //   t=3: δ = 4 + 0.9·10 − 2 = 11                         (truncated: V(final obs), cut)
+    //   t=2: δ = 3 + 0.9·2 − 1.5 = 3.3;  A = 3.3 + 0.72·11 = 11.22
+    //   t=1: δ = 2 + 0 − 1 = 1                               (terminated: no bootstrap, cut)
+    //   t=0: δ = 1 + 0.9·1 − 0.5 = 1.4;  A = 1.4 + 0.72·1 = 2.12
+    // Env 1: δ = 1 everywhere, A_t = 1 + 0.72·A_{t+1}.
+    let env0 = [2.12, 1.0, 11.22, 11.0, 5.2];
+    let env1 = [2.880_386_56, 2.611_648, 2.2384, 1.72, 1.0];
+    let want: Vec<f64> = env0.iter().zip(&env1).flat_map(|(&a, &b)| [a, b]).collect();
+    close(&adv, &want, 1e-5);
+    let want_ret: Vec<f64> = want.iter().zip(&r.values).map(|(a, &v)| a + v as f64).collect();
+    close(&ret, &want_ret, 1e-5);
+}
+
+/// A padded batch from per-trajectory rewards (ragged), one column per trajectory.
+fn padded(rewards: &[&[f32]]) -> Padded {
+    let g = rewards.len();
+    let steps = rewards.iter().map(|r| r.len()).max().unwrap();
+    let mut p = Padded {
+        steps,
+        width: g,
+        obs_dim: 1,
+        action_width: 1,
+        observations: vec![0.0; steps * g],
+        actions: vec![0.0; steps * g],
+        log_probs: vec![0.0; steps * g],
+        rewards: vec![0.0; steps * g],
+        mask: vec![0.0; steps * g],
+        lengths: rewards.iter().map(|r| r.len()).collect(),
+    };
+    for (j, r) in rewards.iter().enumerate() {
+        for (t, &x) in r.iter().enumerate() {
+            p.rewards[t * g + j] = x;
+            p.mask[t * g + j] = 1.0;
+        }
+    }
+    p
+}
+
+#[test]
+fn outcome_advantages_normalise_returns_over_valid_steps_only() {
+    // Lengths 3, 1, 2, 2 with reward 1 per step: returns 3, 1, 2, 2; mean 2; unbiased std
+    // √(2/3); A = (R − 2) / (√(2/3) + 1e-4) = ±1.2245948897605123 or 0.
+    let p = padded(&[&[1.0; 3], &[1.0], &[1.0; 2], &[1.0; 2]]);
+    let (adv, stats) = group_advantages(&p, 4, RewardMode::Outcome, ScaleRewards::Group);
+    let a = 1.224_594_889_760_512_3;
+    #[rustfmt::skip]
+    close(&adv, &[
+        a, -a, 0.0, 0.0,
+        a, 0.0, 0.0, 0.0,
+        a, 0.0, 0.0, 0.0,
+    ], 1e-6);
+    // Padded cells are exactly zero, not merely small.
+    for (i, (&x, &m)) in adv.iter().zip(&p.mask).enumerate() {
+        if m == 0.0 {
+            assert_eq!(x.to_bits(), 0f32.to_bits(), "padded cell {i}");
+        }
+    }
+    assert_eq!(stats.zero_std_groups, 0);
+    assert!((stats.return_std[0] - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+}
+
+#[test]
+fn unscaled_advantages_only_subtract_the_group_mean() {
+    let p = padded(&[&[1.0; 3], &[1.0], &[1.0; 2], &[1.0; 2]]);
+    let (adv, _) = group_advantages(&p, 4, RewardMode::Outcome, ScaleRewards::None);
+    close(&adv[..4], &[1.0, -1.0, 0.0, 0.0], 0.0);
+}
+
+#[test]
+fn process_advantages_sum_normalised_rewards_to_go() {
+    // Valid step rewards [1, 3] and [2]: mean 2, unbiased std 1. Normalised: [−k, k] and [0]
+    // with k = 1 / 1.0001; rewards-to-go: [0, k] and [0].
+    let p = padded(&[&[1.0, 3.0], &[2.0]]);
+    let (adv, _) = group_advantages(&p, 2, RewardMode::Process, ScaleRewards::Group);
+    let k = 0.999_900_009_999_000_1;
+    close(&adv, &[0.0, 0.0, k, 0.0], 1e-6);
+}
+
+#[test]
+fn a_group_of_equal_rewards_gets_zero_advantage_not_nan() {
+    // Two groups of two: the first all equal (returns 2, 2), the second not (1, 3).
+    let p = padded(&[&[1.0, 1.0], &[2.0], &[1.0], &[1.0, 2.0]]);
+    for mode in [RewardMode::Outcome, RewardMode::Process] {
+        for scale in [ScaleRewards::Group, ScaleRewards::Batch, ScaleRewards::None] {
+            let (adv, stats) = group_advantages(&p, 2, mode, scale);
+            assert!(adv.iter().all(|a| a.is_finite()), "{mode:?} {scale:?}: {adv:?}");
+            if mode == RewardMode::Outcome {
+                assert_eq!(stats.zero_std_groups, 1);
+                for t in 0..p.steps {
+                    assert_eq!(adv[t * 4], 0.0);
+                    assert_eq!(adv[t * 4 + 1], 0.0);
+                }
+                assert!(adv[2] < 0.0 && adv[3] > 0.0, "{adv:?}");
+            }
+        }
+    }
+    // Process mode: the second group's step rewards [1] and [1, 2] are not all equal.
+    let all_equal = padded(&[&[1.0, 1.0], &[1.0]]);
+    let (adv, stats) = group_advantages(&all_equal, 2, RewardMode::Process, ScaleRewards::Group);
+    assert_eq!(stats.zero_std_groups, 1);
+    assert!(adv.iter().all(|&a| a == 0.0));
+}
+
+#[test]
+fn k3_kl_is_zero_at_the_reference_and_positive_elsewhere() {
+    let device = Device::flex();
+    let lp = host::vector(vec![-0.1, -1.0, -2.5, -0.7], &device);
+    assert!(read(kl_k3(lp.clone(), lp.clone())).iter().all(|&k| k == 0.0));
+    let other = host::vector(vec![-0.3, -0.2, -2.5, -3.0], &device);
+    let kl = read(kl_k3(lp, other));
+    assert!(kl.iter().all(|&k| k >= 0.0), "{kl:?}");
+    assert!(kl[0] > 0.0 && kl[3] > 0.0 && kl[2] == 0.0, "{kl:?}");
+    // By hand: log r = −0.3 − (−0.1) = −0.2; e^(−0.2) + 0.2 − 1 = 0.018730753.
+    assert!((kl[0] as f64 - 0.018_730_753_077_981_9).abs() < 1e-6, "{kl:?}");
+}
+
+#[test]
+fn each_loss_type_aggregates_valid_cells_as_trl_does() {
+    let device = Device::flex();
+    // Per-step losses (T=2, G=2) and mask; the padded cell (t=1, g=1) holds 4 and must not count.
+    let per_step = host::matrix(vec![1.0, 2.0, 5.0, 4.0], 2, 2, &device);
+    let mask = host::matrix(vec![1.0, 1.0, 1.0, 0.0], 2, 2, &device);
+    let loss = |t| read(aggregate(per_step.clone(), mask.clone(), t, 4, 6))[0] as f64;
+    // grpo: per sequence mean, then mean: ((1+5)/2 + 2/1) / 2 = 2.5
+    assert!((loss(LossType::Grpo) - 2.5).abs() < 1e-6);
+    // bnpo: all valid cells: (1+2+5)/3
+    assert!((loss(LossType::Bnpo) - 8.0 / 3.0).abs() < 1e-6);
+    // dr_grpo: sum / (G · max_completion_length) = 8 / (2·4)
+    assert!((loss(LossType::DrGrpo) - 1.0).abs() < 1e-6);
+    // dapo: sum / valid steps of the whole batch = 8 / 6
+    assert!((loss(LossType::Dapo) - 8.0 / 6.0).abs() < 1e-6);
+}

@@ -362,6 +362,16 @@ params! {
     }
 }
 
+/// Two keys, each valid alone, that cannot hold together.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Conflict {
+    /// The key at fault.
+    pub key: &'static str,
+    pub message: String,
+    /// The nearest value of `key` that resolves the conflict.
+    pub fix: String,
+}
+
 /// A whole experiment: the shared run settings and both algorithms' hyperparameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -454,29 +464,43 @@ impl ExperimentConfig {
         .map_err(|e| if e.starts_with("unknown key") { format!("unknown key '{key}'") } else { e })
     }
 
-    /// Problems between keys that each are in range on their own.
-    pub fn check(&self) -> Vec<String> {
+    /// Problems between keys that each are in range on their own: the key at fault, why, and
+    /// the nearest value that resolves it.
+    pub fn check(&self) -> Vec<Conflict> {
         let mut problems = Vec::new();
         let batch = self.ppo.num_envs * self.ppo.num_steps;
         if self.ppo.num_minibatches > batch {
-            problems.push(format!(
-                "ppo.num_minibatches ({}) exceeds the rollout batch num_envs × num_steps ({batch})",
-                self.ppo.num_minibatches
-            ));
+            problems.push(Conflict {
+                key: "ppo.num_minibatches",
+                message: format!(
+                    "{} minibatches exceed the rollout batch num_envs × num_steps = {batch}",
+                    self.ppo.num_minibatches
+                ),
+                fix: batch.to_string(),
+            });
         }
         let trajectories = self.grpo.num_generations * self.grpo.groups_per_update;
         if self.grpo.num_minibatches > trajectories {
-            problems.push(format!(
-                "grpo.num_minibatches ({}) exceeds the trajectories per update ({trajectories})",
-                self.grpo.num_minibatches
-            ));
+            problems.push(Conflict {
+                key: "grpo.num_minibatches",
+                message: format!(
+                    "{} minibatches exceed the {trajectories} trajectories of an update \
+                     (num_generations × groups_per_update)",
+                    self.grpo.num_minibatches
+                ),
+                fix: trajectories.to_string(),
+            });
         }
         let limit = self.run.env.max_episode_steps();
         if self.grpo.max_completion_length > limit {
-            problems.push(format!(
-                "grpo.max_completion_length ({}) exceeds {}'s time limit ({limit})",
-                self.grpo.max_completion_length, self.run.env
-            ));
+            problems.push(Conflict {
+                key: "grpo.max_completion_length",
+                message: format!(
+                    "{} exceeds {}'s time limit of {limit} steps",
+                    self.grpo.max_completion_length, self.run.env
+                ),
+                fix: limit.to_string(),
+            });
         }
         problems
     }

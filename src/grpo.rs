@@ -450,7 +450,8 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             approx_kl: means[2] as f64,
             clip_fraction: means[3] as f64,
             grad_norm: means[4] as f64,
-            kl: Some(means[5] as f64),
+            // Logged only when the penalty is on (TRL does the same).
+            kl: (c.beta > 0.0).then_some(means[5] as f64),
             reward_mean: mean(returns.iter().copied()),
             reward_std: mean(stats.return_std.iter().copied()),
             zero_std_fraction: Some(stats.zero_std_groups as f64 / groups as f64),

@@ -3,8 +3,10 @@
 pub mod config;
 pub mod env;
 pub mod eval;
+pub mod experiment;
 pub mod grpo;
 pub mod host;
+pub mod inspect;
 pub mod learner;
 pub mod metrics;
 pub mod nn;
@@ -13,9 +15,13 @@ pub mod policy;
 pub mod ppo;
 pub mod replay;
 pub mod rollout;
+pub mod share;
 pub mod train;
 pub mod value;
 
 /// The one seeded generator type of a run (env resets, action sampling, minibatch shuffles,
 /// weight initialisation).
 pub type Rng = rand_chacha::ChaCha8Rng;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -16,7 +16,7 @@ mod cli {
 
     use burn::prelude::*;
     use clap::{Parser, Subcommand, ValueEnum};
-    use playground::config::{ExperimentConfig, ParamKind};
+    use playground::config::ExperimentConfig;
     use playground::env::EnvId;
     use playground::eval::evaluate;
     use playground::grpo::Grpo;
@@ -35,9 +35,12 @@ mod cli {
 
     #[derive(clap::Args, Clone)]
     struct Experiment {
-        /// Environment (Gymnasium id)
-        #[arg(long, default_value = "CartPole-v1")]
-        env: String,
+        /// Environment (Gymnasium id; default CartPole-v1)
+        #[arg(long)]
+        env: Option<String>,
+        /// A whole experiment as the page shares it, e.g. 'env=Pendulum-v1&seed=2&ppo.gamma=0.95'
+        #[arg(long)]
+        url: Option<String>,
         /// Seed of the run
         #[arg(long)]
         seed: Option<u64>,
@@ -116,7 +119,7 @@ mod cli {
             }
             Command::Replay { file, tolerance } => replay(&file, tolerance),
             Command::Keys => {
-                print!("{}", keys_table());
+                print!("{}", playground::share::keys_markdown());
                 Ok(())
             }
         };
@@ -130,8 +133,27 @@ mod cli {
     }
 
     fn config(e: &Experiment) -> Result<ExperimentConfig, String> {
-        let env: EnvId = e.env.parse()?;
-        let mut c = ExperimentConfig::for_env(env);
+        let mut c = match &e.url {
+            Some(url) => {
+                let parsed = playground::share::parse(url);
+                if !parsed.problems.is_empty() {
+                    let problems: Vec<String> =
+                        parsed.problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect();
+                    return Err(format!("the URL has problems:\n       {}", problems.join("\n       ")));
+                }
+                parsed.config
+            }
+            None => ExperimentConfig::default(),
+        };
+        if let Some(env) = &e.env {
+            let env: EnvId = env.parse()?;
+            if e.url.is_some() && env != c.run.env {
+                return Err(format!("--env {env} contradicts the URL's env={}", c.run.env));
+            }
+            if e.url.is_none() {
+                c = ExperimentConfig::for_env(env);
+            }
+        }
         if let Some(seed) = e.seed {
             c.run.seed = seed;
         }
@@ -150,7 +172,7 @@ mod cli {
                 None => problems.push(format!("'{kv}' is not KEY=VALUE")),
             }
         }
-        problems.extend(c.check());
+        problems.extend(c.check().into_iter().map(|c| format!("{}: {}", c.key, c.message)));
         if problems.is_empty() { Ok(c) } else { Err(problems.join("\n       ")) }
     }
 
@@ -452,20 +474,5 @@ mod cli {
         }
         println!("{} traces reproduced within {tolerance:e}", reports.len());
         Ok(())
-    }
-
-    fn keys_table() -> String {
-        let mut s = String::from("| key | default (CartPole-v1) | allowed | meaning |\n|---|---|---|---|\n");
-        let defaults = ExperimentConfig::default();
-        for spec in ExperimentConfig::specs() {
-            let allowed = match &spec.kind {
-                ParamKind::Int { min, max } | ParamKind::Float { min, max } => format!("{min} … {max}"),
-                ParamKind::Bool => "true, false".into(),
-                ParamKind::Choice { options } => options.join(", "),
-            };
-            let default = defaults.get(&spec.key).unwrap_or_default();
-            s += &format!("| `{}` | `{default}` | {allowed} | {} |\n", spec.key, spec.doc);
-        }
-        s
     }
 }

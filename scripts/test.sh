@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test: the Rust suite (environments against Gymnasium's traces, the maths, policies,
+# determinism, the URL parser's fuzzing), then the page in headless Chromium (CPU and WebGPU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh web browser
+
+echo "==> Rust tests"
+cargo test --release
+
+echo "==> building the page (release wasm)"
+trunk build --release
+ls -l dist/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'
+gzip -c dist/*.wasm | wc -c | awk '{ printf "%.1f MB gzipped\n", $1 / 1e6 }'
+
+echo "==> browser tests"
+node tests/browser/run.js dist

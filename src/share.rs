@@ -1,0 +1,229 @@
+//! Experiments as URLs: `#env=CartPole-v1&seed=3&grpo.num_generations=16&run=40`.
+//!
+//! The fragment holds the environment, the seed, and every key whose value differs from that
+//! environment's default, so links stay short and hand-editable. Parsing never fails: each
+//! problem (unknown key, unparsable or out-of-range value, repeated key, impossible combination)
+//! is reported with what was used instead, and the rest of the URL still applies.
+
+use serde::Serialize;
+
+use crate::config::{ExperimentConfig, ParamValue};
+use crate::env::EnvId;
+
+/// The longest fragment accepted, in bytes (a shared link stays well under 1 kB in practice).
+pub const MAX_URL_LEN: usize = 2048;
+/// Keys a fragment may hold beyond the config's own.
+pub const PAGE_KEYS: [(&str, &str); 2] = [
+    ("run", "updates to replay on opening (0: none, `all`: until the budget is spent)"),
+    ("figure", "the one figure an embed shows: curves, losses, tensors or env"),
+];
+/// Figures a page or an embed can show alone.
+pub const FIGURES: [&str; 4] = ["curves", "losses", "tensors", "env"];
+
+/// How many updates to replay when a link is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Replay {
+    Updates(u64),
+    All,
+}
+
+/// One thing wrong with a URL, and what the page used instead.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+    /// The value used instead (`None`: the key was ignored).
+    pub used: Option<String>,
+}
+
+/// What a URL asked for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Parsed {
+    pub config: ExperimentConfig,
+    pub replay: Option<Replay>,
+    pub figure: Option<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// Read a URL fragment or query (a leading `#` or `?` is skipped).
+pub fn parse(url: &str) -> Parsed {
+    let mut problems = Vec::new();
+    let text = url.strip_prefix(['#', '?']).unwrap_or(url);
+    let text = if text.len() > MAX_URL_LEN {
+        problems.push(Problem {
+            key: "(url)".into(),
+            message: format!("the URL is {} bytes long; the limit is {MAX_URL_LEN}", text.len()),
+            used: Some("the default experiment".into()),
+        });
+        ""
+    } else {
+        text
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(text.as_bytes()) {
+        let (key, value) = (key.trim().to_string(), value.into_owned());
+        if key.is_empty() {
+            continue;
+        }
+        if pairs.iter().any(|(k, _)| *k == key) {
+            problems.push(Problem {
+                key: key.clone(),
+                message: format!("given more than once; the first value is used (ignored: {value:?})"),
+                used: None,
+            });
+            continue;
+        }
+        pairs.push((key, value));
+    }
+
+    // The environment first: the other defaults depend on it.
+    let default_env = EnvId::CartPole;
+    let env = match pairs.iter().find(|(k, _)| k == "env") {
+        None => default_env,
+        Some((_, v)) => EnvId::parse(v).unwrap_or_else(|message| {
+            problems.push(Problem { key: "env".into(), message, used: Some(default_env.name().into()) });
+            default_env
+        }),
+    };
+    let defaults = ExperimentConfig::for_env(env);
+    let mut config = defaults.clone();
+    let mut replay = None;
+    let mut figure = None;
+    for (key, value) in pairs.iter().filter(|(k, _)| k != "env") {
+        match key.as_str() {
+            "run" => match parse_replay(value) {
+                Ok(r) => replay = Some(r),
+                Err(message) => problems.push(Problem { key: key.clone(), message, used: None }),
+            },
+            "figure" => match FIGURES.iter().find(|f| **f == value.trim()) {
+                Some(f) => figure = Some(f.to_string()),
+                None => problems.push(Problem {
+                    key: key.clone(),
+                    message: format!("{value:?} is not one of {}", FIGURES.join(", ")),
+                    used: None,
+                }),
+            },
+            _ => {
+                if let Err(message) = config.set(key, value) {
+                    let used = defaults.get(key);
+                    problems.push(Problem { key: key.clone(), message, used });
+                }
+            }
+        }
+    }
+    // Keys fine alone but impossible together: the one at fault takes the nearest value that
+    // fits. Each fix resolves its own conflict, so this ends.
+    for conflict in config.check() {
+        config.set(conflict.key, &conflict.fix).expect("fixes are in range");
+        problems.push(Problem {
+            key: conflict.key.into(),
+            message: conflict.message,
+            used: Some(conflict.fix),
+        });
+    }
+    Parsed { config, replay, figure, problems }
+}
+
+fn parse_replay(value: &str) -> Result<Replay, String> {
+    match value.trim() {
+        "all" => Ok(Replay::All),
+        v => u64::parse(v)
+            .ok()
+            .filter(|&n| n <= 1_000_000)
+            .map(Replay::Updates)
+            .ok_or_else(|| format!("{v:?} is not a number of updates (0 … 1000000) or 'all'")),
+    }
+}
+
+/// The fragment (without `#`) for a config: `env`, `seed`, then every key that differs from
+/// the env's defaults, in declaration order; `extra` pairs (e.g. `run`) go last.
+pub fn to_fragment(config: &ExperimentConfig, extra: &[(&str, &str)]) -> String {
+    let defaults = ExperimentConfig::for_env(config.run.env);
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    out.append_pair("env", config.run.env.name());
+    out.append_pair("seed", &config.run.seed.to_string());
+    for spec in ExperimentConfig::specs() {
+        if spec.key == "env" || spec.key == "seed" {
+            continue;
+        }
+        let value = config.get(&spec.key).expect("specs name real keys");
+        if defaults.get(&spec.key).as_deref() != Some(value.as_str()) {
+            out.append_pair(&spec.key, &value);
+        }
+    }
+    for (k, v) in extra {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+/// Every key a URL may hold, as a Markdown table (the README's copy is checked against it).
+pub fn keys_markdown() -> String {
+    use crate::config::ParamKind;
+    let defaults = ExperimentConfig::default();
+    let mut s = String::from("| key | default (CartPole-v1) | allowed | meaning |\n|---|---|---|---|\n");
+    for spec in ExperimentConfig::specs() {
+        let allowed = match &spec.kind {
+            ParamKind::Int { min, max } | ParamKind::Float { min, max } => format!("{min} … {max}"),
+            ParamKind::Bool => "true, false".into(),
+            ParamKind::Choice { options } => options.join(", "),
+        };
+        let default = defaults.get(&spec.key).unwrap_or_default();
+        s += &format!("| `{}` | `{default}` | {allowed} | {} |\n", spec.key, spec.doc);
+    }
+    for (key, doc) in PAGE_KEYS {
+        s += &format!("| `{key}` | | | {doc} |\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fragment_round_trips_and_holds_only_changed_keys() {
+        let mut c = ExperimentConfig::for_env(EnvId::Pendulum);
+        c.run.seed = 3;
+        c.set("grpo.num_generations", "16").unwrap();
+        c.set("ppo.learning_rate", "3e-4").unwrap();
+        let f = to_fragment(&c, &[("run", "40")]);
+        assert_eq!(f, "env=Pendulum-v1&seed=3&ppo.learning_rate=0.0003&grpo.num_generations=16&run=40");
+        let p = parse(&format!("#{f}"));
+        assert_eq!(p.problems, vec![]);
+        assert_eq!(p.config, c);
+        assert_eq!(p.replay, Some(Replay::Updates(40)));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_what_was_used() {
+        let p = parse(
+            "#env=Pendulum-v1&ppo.gamma=7&bogus=1&seed=2&seed=3&grpo.loss_type=<script>&run=x&figure=pie",
+        );
+        let keys: Vec<&str> = p.problems.iter().map(|q| q.key.as_str()).collect();
+        assert_eq!(keys, vec!["seed", "ppo.gamma", "bogus", "grpo.loss_type", "run", "figure"]);
+        assert_eq!(p.config.run.seed, 2);
+        assert_eq!(p.config.ppo.gamma, ExperimentConfig::for_env(EnvId::Pendulum).ppo.gamma);
+        assert_eq!(p.problems[1].used.as_deref(), Some("0.9"));
+        assert!(p.problems.iter().all(|q| !q.message.is_empty()));
+    }
+
+    #[test]
+    fn an_impossible_combination_fixes_the_key_at_fault() {
+        // Pendulum's default of 64 minibatches does not fit a batch of 2 either: clamped to 2.
+        let p = parse("env=Pendulum-v1&ppo.num_envs=1&ppo.num_steps=2&grpo.max_completion_length=999");
+        let keys: Vec<&str> = p.problems.iter().map(|q| q.key.as_str()).collect();
+        assert_eq!(keys, vec!["ppo.num_minibatches", "grpo.max_completion_length"]);
+        assert_eq!(p.config.ppo.num_minibatches, 2);
+        assert_eq!(p.config.grpo.max_completion_length, 200);
+        assert!(p.config.check().is_empty());
+    }
+
+    #[test]
+    fn an_overlong_url_falls_back_to_the_default_experiment() {
+        let p = parse(&format!("seed=5&x={}", "a".repeat(MAX_URL_LEN)));
+        assert_eq!(p.config, ExperimentConfig::default());
+        assert_eq!(p.problems.len(), 1);
+    }
+}

@@ -1,0 +1,243 @@
+//! The page's entry points, called from its Web Worker (`www/js/worker.js`).
+//!
+//! The worker owns the sessions (one experiment each: PPO and GRPO side by side) and calls these
+//! functions one at a time. Everything crosses as plain JSON-compatible values. All device reads
+//! are async, as WebGPU requires.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use burn::prelude::*;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::config::{BackendChoice, ExperimentConfig};
+use crate::env::EnvId;
+use crate::experiment::{Experiment, StepReport};
+use crate::{inspect, share};
+
+/// What the worker knows about WebGPU: probed once, since a wgpu device can be initialised
+/// only once per worker.
+#[derive(Clone, Debug, Serialize)]
+struct WebGpu {
+    available: bool,
+    adapter: String,
+    error: Option<String>,
+    #[serde(skip)]
+    device: Option<Device>,
+}
+
+struct Session {
+    experiment: Experiment,
+}
+
+#[derive(Default)]
+struct Worker {
+    webgpu: Option<WebGpu>,
+    /// `None` while the session is stepping (taken out across the await).
+    sessions: HashMap<u32, Option<Session>>,
+    next_id: u32,
+}
+
+thread_local! {
+    static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
+}
+
+/// Results cross as JSON text parsed by the browser: for the snapshot's thousands of numbers
+/// this is two orders of magnitude faster than building the JS objects value by value.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    let text =
+        serde_json::to_string(value).map_err(|e| JsError::new(&format!("serialising a result: {e}")))?;
+    js_sys::JSON::parse(&text).map_err(|_| JsError::new("parsing a result"))
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// Try to initialise WebGPU (once); `{available, adapter, error}`.
+#[wasm_bindgen(js_name = probeWebGpu)]
+pub async fn probe_webgpu() -> Result<JsValue, JsError> {
+    if let Some(known) = WORKER.with_borrow(|w| w.webgpu.clone()) {
+        return to_js(&known);
+    }
+    let probed = match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            let mut adapter = [info.name.as_str(), info.vendor_name_or_id().as_str(), info.driver.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" · ");
+            if adapter.is_empty() {
+                adapter = format!("{:?}", info.backend);
+            }
+            WebGpu { available: true, adapter, error: None, device: Some(device.autodiff()) }
+        }
+        Err(e) => {
+            WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None }
+        }
+    };
+    WORKER.with_borrow_mut(|w| w.webgpu = Some(probed.clone()));
+    to_js(&probed)
+}
+
+/// Vendor name from the adapter info (the web backend gives a vendor string, native ones an id).
+trait VendorName {
+    fn vendor_name_or_id(&self) -> String;
+}
+
+impl VendorName for burn::tensor::wgpu::wgpu::AdapterInfo {
+    fn vendor_name_or_id(&self) -> String {
+        if self.vendor == 0 { String::new() } else { format!("vendor {:#06x}", self.vendor) }
+    }
+}
+
+#[derive(Serialize)]
+struct EnvDescription {
+    id: &'static str,
+    discrete: bool,
+    max_episode_steps: usize,
+    /// The defaults of every key for this environment.
+    defaults: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct Description {
+    keys: Vec<crate::config::ParamSpec>,
+    page_keys: Vec<(&'static str, &'static str)>,
+    figures: Vec<&'static str>,
+    envs: Vec<EnvDescription>,
+    max_url_len: usize,
+}
+
+/// Every config key with its doc and range, and every environment's defaults: the page builds
+/// its form from this, so names, defaults and limits have one source.
+#[wasm_bindgen]
+pub fn describe() -> Result<JsValue, JsError> {
+    let keys = ExperimentConfig::specs();
+    let envs = EnvId::ALL
+        .iter()
+        .map(|&env| {
+            let c = ExperimentConfig::for_env(env);
+            EnvDescription {
+                id: env.name(),
+                discrete: env.action_space().is_discrete(),
+                max_episode_steps: env.max_episode_steps(),
+                defaults: keys.iter().map(|k| (k.key.clone(), c.get(&k.key).unwrap_or_default())).collect(),
+            }
+        })
+        .collect();
+    to_js(&Description {
+        keys,
+        page_keys: share::PAGE_KEYS.to_vec(),
+        figures: share::FIGURES.to_vec(),
+        envs,
+        max_url_len: share::MAX_URL_LEN,
+    })
+}
+
+#[derive(Serialize)]
+struct ParsedUrl {
+    #[serde(flatten)]
+    parsed: share::Parsed,
+    /// The canonical fragment of the config that was used.
+    fragment: String,
+}
+
+/// Validate a URL fragment: the config used, the problems found, and the canonical fragment.
+#[wasm_bindgen(js_name = parseUrl)]
+pub fn parse_url(url: &str) -> Result<JsValue, JsError> {
+    let parsed = share::parse(url);
+    let fragment = share::to_fragment(&parsed.config, &[]);
+    to_js(&ParsedUrl { parsed, fragment })
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: u32,
+    backend: &'static str,
+    adapter: String,
+    /// Why the requested backend was not used, if it was not.
+    note: Option<String>,
+    fragment: String,
+}
+
+/// Start an experiment from a fragment (validated as by `parseUrl`) on the backend its
+/// `backend` key asks for; WebGPU falls back to the CPU, saying why.
+#[wasm_bindgen(js_name = createSession)]
+pub async fn create_session(url: String) -> Result<JsValue, JsError> {
+    let parsed = share::parse(&url);
+    let config = parsed.config;
+    let webgpu = match config.run.backend {
+        BackendChoice::Cpu => None,
+        BackendChoice::Auto | BackendChoice::WebGpu => {
+            probe_webgpu().await?;
+            WORKER.with_borrow(|w| w.webgpu.clone())
+        }
+    };
+    let (learner, backend, adapter, note) = match webgpu {
+        Some(WebGpu { device: Some(device), adapter, .. }) => (device, "webgpu", adapter, None),
+        Some(WebGpu { error, .. }) => (
+            Device::flex().autodiff(),
+            "cpu",
+            "flex (WebAssembly SIMD128)".to_string(),
+            Some(format!("WebGPU unavailable, using the CPU: {}", error.unwrap_or_default())),
+        ),
+        None => (Device::flex().autodiff(), "cpu", "flex (WebAssembly SIMD128)".to_string(), None),
+    };
+    let fragment = share::to_fragment(&config, &[]);
+    // Rollouts act on a CPU copy of the weights: one tiny forward per env step is faster on
+    // the CPU than a GPU round trip (see `ActingCopy`).
+    let experiment = Experiment::new(config, &learner, &Device::flex());
+    let id = WORKER.with_borrow_mut(|w| {
+        w.next_id += 1;
+        w.sessions.insert(w.next_id, Some(Session { experiment }));
+        w.next_id
+    });
+    to_js(&Created { id, backend, adapter, note, fragment })
+}
+
+#[derive(Serialize)]
+struct Stepped {
+    #[serde(flatten)]
+    report: StepReport,
+    done: bool,
+}
+
+/// One update of each algorithm of session `id`.
+#[wasm_bindgen]
+pub async fn step(id: u32) -> Result<JsValue, JsError> {
+    let mut session = WORKER
+        .with_borrow_mut(|w| match w.sessions.get_mut(&id) {
+            None => Err(format!("no session {id}")),
+            Some(slot) => slot.take().ok_or_else(|| format!("session {id} is already stepping")),
+        })
+        .map_err(|e| JsError::new(&e))?;
+    let report = session.experiment.step().await;
+    let done = session.experiment.done();
+    WORKER.with_borrow_mut(|w| {
+        if let Some(slot) = w.sessions.get_mut(&id) {
+            *slot = Some(session);
+        }
+    });
+    to_js(&Stepped { report, done })
+}
+
+/// The last update's tensors of session `id`.
+#[wasm_bindgen]
+pub fn snapshot(id: u32) -> Result<JsValue, JsError> {
+    WORKER.with_borrow(|w| match w.sessions.get(&id) {
+        Some(Some(s)) => to_js(&inspect::snapshot(&s.experiment)),
+        Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
+        None => Err(JsError::new(&format!("no session {id}"))),
+    })
+}
+
+/// Forget session `id`.
+#[wasm_bindgen(js_name = dropSession)]
+pub fn drop_session(id: u32) {
+    WORKER.with_borrow_mut(|w| w.sessions.remove(&id));
+}

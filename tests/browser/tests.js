@@ -1,0 +1,225 @@
+// The browser tests, in order. Each gets {browser, url, otherUrl, artifacts}.
+import assert from 'node:assert/strict';
+
+const LOAD_MS = 180_000;
+
+/** Tiny experiments: WebGPU runs on SwiftShader (the CPU emulating a GPU) in these tests. */
+const TINY = {
+  cartpole:
+    'env=CartPole-v1&seed=3&width=16&ppo.num_envs=2&ppo.num_steps=16&ppo.update_epochs=1' +
+    '&ppo.num_minibatches=1&grpo.num_generations=4&grpo.max_completion_length=40',
+  pendulum:
+    'env=Pendulum-v1&seed=3&width=16&ppo.num_envs=1&ppo.num_steps=32&ppo.update_epochs=1' +
+    '&ppo.num_minibatches=1&grpo.num_generations=2&grpo.max_completion_length=16',
+};
+const TIMING_KEYS = ['wall_s', 'sps', 'rollout_s', 'advantage_s', 'update_s'];
+
+async function open(ctx, hash = '', { init } = {}) {
+  const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (init) await page.addInitScript(init);
+  await page.goto(`${ctx.url}/${hash}`);
+  await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
+  return { page, errors };
+}
+
+const status = (page) => page.evaluate(() => window.playground.status());
+const metrics = (page) => page.evaluate(() => window.playground.metrics());
+const step = (page, n) => page.evaluate((k) => window.playground.step(k), n);
+const withoutTimings = (history) =>
+  Object.fromEntries(
+    Object.entries(history).map(([algo, rows]) => [
+      algo,
+      rows.map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => !TIMING_KEYS.includes(k)))),
+    ]),
+  );
+
+function checkHistory(history, n, label) {
+  for (const algo of ['ppo', 'grpo']) {
+    const rows = history[algo];
+    assert.equal(rows.length, n, `${label}: ${algo} has ${rows.length} updates`);
+    for (const m of rows) {
+      for (const key of ['update', 'env_steps', 'wall_s', 'mean_return']) assert.ok(key in m, `${label}: ${algo} lacks ${key}`);
+      assert.ok(Number.isFinite(m.policy_loss) && Number.isFinite(m.grad_norm), `${label}: ${algo} ${JSON.stringify(m)}`);
+    }
+  }
+}
+
+export const tests = [];
+const test = (name, fn) => tests.push([name, fn]);
+
+test('the page loads without console errors and detects WebGPU', async (ctx) => {
+  const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  const s = await status(page);
+  assert.equal(s.backend, 'cpu');
+  assert.equal(s.webgpu.available, true, `WebGPU not detected: ${JSON.stringify(s.webgpu)}`);
+  assert.match(s.webgpu.adapter, /swiftshader|google/i);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+for (const backend of ['webgpu', 'cpu']) {
+  for (const env of ['cartpole', 'pendulum']) {
+    test(`${backend}: PPO and GRPO complete 3 updates on ${env}`, async (ctx) => {
+      const { page, errors } = await open(ctx, `#${TINY[env]}&backend=${backend}`);
+      const s = await status(page);
+      assert.equal(s.backend, backend, `asked for ${backend}, got ${JSON.stringify(s)}`);
+      await step(page, 3);
+      checkHistory(await metrics(page), 3, `${backend}/${env}`);
+      assert.deepEqual((await status(page)).errors, { ppo: null, grpo: null });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  }
+}
+
+test('heatmaps draw padded cells of ragged groups distinctly', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu&grpo.num_generations=8&grpo.max_completion_length=0`);
+  await step(page, 1);
+  await page.locator('#fig-tensors').scrollIntoViewIfNeeded(); // figures out of view are drawn lazily
+  await page.waitForSelector('#heatmaps-grpo canvas[data-name="rewards"]');
+  const result = await page.evaluate(() => {
+    const snap = window.playground.snapshot();
+    const mask = snap.grpo.find((m) => m.name === 'mask');
+    const lengths = new Set();
+    for (let c = 0; c < mask.cols; c++) {
+      let n = 0;
+      for (let t = 0; t < mask.rows; t++) n += mask.values[t * mask.cols + c];
+      lengths.add(n);
+    }
+    const canvas = document.querySelector('#heatmaps-grpo canvas[data-name="rewards"]');
+    const pixel = (t, c) => {
+      const x = Math.floor(((t + 0.5) * canvas.width) / mask.rows);
+      const y = Math.floor(((c + 0.5) * canvas.height) / mask.cols);
+      return [...canvas.getContext('2d').getImageData(x, y, 1, 1).data];
+    };
+    let padded = null;
+    let valid = null;
+    for (let i = 0; i < mask.values.length && !(padded && valid); i++) {
+      const cell = [Math.floor(i / mask.cols), i % mask.cols];
+      if (mask.values[i] === 0) padded ??= pixel(...cell);
+      else valid ??= pixel(...cell);
+    }
+    return { lengths: [...lengths], padded, valid };
+  });
+  assert.ok(result.lengths.length > 1, `the group was not ragged: lengths ${result.lengths}`);
+  const gray = ([r, g, b]) => Math.abs(r - g) < 12 && Math.abs(g - b) < 12 && r < 240;
+  assert.ok(gray(result.padded), `a padded cell is drawn ${result.padded}, not hatched gray`);
+  assert.ok(!gray(result.valid), `a valid cell is drawn ${result.valid}, like padding`);
+  await page.close();
+});
+
+test('Run then Pause stops the updates', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await page.click('#btn-run');
+  await page.waitForFunction(() => window.playground.status().updates.ppo >= 3, null, { timeout: 60_000 });
+  await page.click('#btn-run'); // now labelled Pause
+  await page.waitForFunction(() => !window.playground.status().running, null, { timeout: 30_000 });
+  const before = (await status(page)).updates;
+  await page.waitForTimeout(1500);
+  const after = await status(page);
+  assert.deepEqual(after.updates, before);
+  assert.equal(after.running, false);
+  await page.close();
+});
+
+test('no main-thread task exceeds 50 ms during a run', async (ctx) => {
+  const init = () => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, ms: e.duration })))).observe({ type: 'longtask', buffered: true });
+  };
+  // CartPole's defaults: the real workload of the page, on the CPU backend.
+  const { page } = await open(ctx, '#env=CartPole-v1&backend=cpu', { init });
+  await page.waitForTimeout(500);
+  const start = await page.evaluate(() => performance.now());
+  await page.evaluate(() => { window.playground.run(); }); // resolves only when paused
+  await page.waitForFunction(() => window.playground.status().updates.grpo >= 8, null, { timeout: 120_000 });
+  await page.evaluate(() => window.playground.pause());
+  const during = await page.evaluate((t0) => window.__longTasks.filter((e) => e.start >= t0), start);
+  const s = await status(page);
+  assert.ok(s.updates.ppo >= 8, JSON.stringify(s.updates));
+  assert.deepEqual(during, [], `long tasks during the run: ${JSON.stringify(during)}`);
+  // A viewport as tall as the page, so every figure is in view and drawn.
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: 1280, height });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: `${ctx.artifacts}/playground.png`, fullPage: true });
+  console.log(`     screenshot: ${ctx.artifacts}/playground.png`);
+  await page.close();
+});
+
+test('a bad edit is reported and the runs on the page stay', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 2);
+  await page.locator('#ppo-fields summary').click();
+  await page.fill('input[name="ppo.gamma"]', '7');
+  await page.click('#btn-reset');
+  await page.waitForSelector('#problems:not([hidden])');
+  const text = await page.textContent('#problems');
+  assert.match(text, /ppo\.gamma/);
+  assert.match(text, /outside/);
+  assert.equal((await metrics(page)).ppo.length, 2, 'the history was lost');
+  await step(page, 1);
+  assert.equal((await metrics(page)).ppo.length, 3, 'the run does not go on');
+  await page.close();
+});
+
+test('a shared URL replays bit-identical metrics', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu&seed=11`);
+  await step(page, 4);
+  const original = await metrics(page);
+  const url = await page.evaluate(() => window.playground.shareUrl());
+  assert.match(url, /run=4/);
+  await page.close();
+  const replay = await ctx.browser.newPage();
+  await replay.goto(url);
+  await replay.waitForFunction(() => window.playground?.status().steps >= 4, null, { timeout: LOAD_MS });
+  assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(original));
+  await replay.close();
+});
+
+test('a URL with markup in its values shows errors and runs no script', async (ctx) => {
+  const hash =
+    '#seed=<script>window.__pwned=1</script>&ppo.gamma=<img src=x onerror="window.__pwned=2">' +
+    '&grpo.loss_type=<b>bold</b>&backend=cpu';
+  const { page, errors } = await open(ctx, hash.replaceAll(' ', '%20'));
+  await page.waitForSelector('#problems:not([hidden])');
+  const text = await page.textContent('#problems');
+  assert.match(text, /<script>/);
+  assert.match(text, /seed/);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await page.locator('#problems img, #problems b, #problems script').count(), 0);
+  assert.equal((await status(page)).backend, 'cpu');
+  await step(page, 1);
+  assert.equal((await metrics(page)).ppo.length, 1);
+  assert.deepEqual(errors.filter((e) => !/img|x/.test(e)), []);
+  await page.close();
+});
+
+test('the embed demo shows two live figures in cross-origin iframes, started lazily', async (ctx) => {
+  const page = await ctx.browser.newPage({ viewport: { width: 1000, height: 800 } });
+  await page.goto(`${ctx.otherUrl}/embed-demo.html?playground=${encodeURIComponent(`${ctx.url}/`)}`);
+  const frames = async () => {
+    const out = [];
+    for (const el of await page.$$('iframe')) out.push(await el.contentFrame());
+    return out;
+  };
+  const [first, second] = await frames();
+  assert.notEqual(new URL(first.url()).origin, new URL(page.url()).origin, 'the iframe is not cross-origin');
+  await first.waitForFunction(() => window.playground?.status().steps >= 2, null, { timeout: LOAD_MS });
+  // The second figure sits below the fold: it has not started.
+  assert.equal(await second.evaluate(() => window.playground?.status().backend ?? null), null);
+  await page.evaluate(() => document.querySelectorAll('iframe')[1].scrollIntoView());
+  await second.waitForFunction(() => window.playground?.status().steps >= 2, null, { timeout: LOAD_MS });
+  for (const [frame, figure] of [[first, 'curves'], [second, 'tensors']]) {
+    assert.equal(await frame.evaluate(() => document.body.dataset.figure), figure);
+    assert.equal(await frame.isVisible(`#fig-${figure}`), true);
+    assert.equal(await frame.isVisible('#controls'), false);
+    assert.equal(await frame.locator('a', { hasText: 'open in playground' }).count(), 1);
+  }
+  await page.screenshot({ path: `${ctx.artifacts}/embed-demo.png`, fullPage: true });
+  console.log(`     screenshot: ${ctx.artifacts}/embed-demo.png`);
+  await page.close();
+});

@@ -1,0 +1,86 @@
+// Live charts (uPlot): returns against environment steps and wall time, and one small chart
+// per loss part or diagnostic. PPO and GRPO share every chart.
+import uPlot from '../vendor/uPlot.esm.js';
+
+export const COLORS = { ppo: '#e8710a', grpo: '#1a73e8' };
+
+/** Diagnostics drawn per update: metric name, title, and which algorithms log it. */
+export const LOSS_METRICS = [
+  ['policy_loss', 'policy loss'],
+  ['value_loss', 'value loss (PPO)'],
+  ['entropy', 'entropy'],
+  ['kl', 'KL to reference, k3 (GRPO, β > 0)'],
+  ['approx_kl', 'approx-KL to old policy'],
+  ['clip_fraction', 'clip fraction'],
+  ['grad_norm', 'grad norm (before clipping)'],
+  ['explained_variance', 'explained variance (PPO)'],
+  ['reward_std', 'group reward std (GRPO)'],
+  ['zero_std_fraction', 'zero-std groups (GRPO)'],
+  ['mean_valid_length', 'mean trajectory length (GRPO)'],
+  ['learning_rate', 'learning rate'],
+];
+
+function chart(el, title, xLabel, height, legend = true) {
+  const opts = {
+    title,
+    width: Math.max(200, el.clientWidth),
+    height,
+    scales: { x: { time: false } },
+    axes: [{ label: xLabel, size: 36, labelSize: 18 }, { size: 56 }],
+    series: [
+      { label: xLabel },
+      { label: 'PPO', stroke: COLORS.ppo, width: 1.6, spanGaps: true, points: { show: false } },
+      { label: 'GRPO', stroke: COLORS.grpo, width: 1.6, spanGaps: true, points: { show: false } },
+    ],
+    legend: { show: legend, live: true },
+  };
+  const plot = new uPlot(opts, [[], [], []], el);
+  new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height })).observe(el);
+  return plot;
+}
+
+/** One algorithm's (x, y) points, without missing values. */
+function series(history, xKey, yKey) {
+  const xs = [];
+  const ys = [];
+  for (const m of history) {
+    const y = m[yKey];
+    if (y === null || y === undefined || !Number.isFinite(y)) continue;
+    xs.push(m[xKey]);
+    ys.push(y);
+  }
+  return [xs, ys];
+}
+
+/** Both algorithms on one x axis (points where only one has a value leave a gap to span). */
+function joined(history, xKey, yKey) {
+  const data = uPlot.join([series(history.ppo, xKey, yKey), series(history.grpo, xKey, yKey)]);
+  return data.length === 3 ? data : [[], [], []];
+}
+
+export class Charts {
+  constructor(root = document) {
+    this.steps = chart(root.getElementById('chart-steps'), 'return vs environment steps', 'env steps', 240);
+    this.wall = chart(root.getElementById('chart-wall'), 'return vs wall time', 'seconds', 240);
+    const grid = root.getElementById('loss-charts');
+    this.losses = LOSS_METRICS.map(([key, title]) => {
+      const cell = document.createElement('div');
+      cell.className = 'chart small';
+      grid.append(cell);
+      return [key, chart(cell, title, 'update', 150, false)];
+    });
+  }
+
+  updateCurves(history) {
+    this.steps.setData(joined(history, 'env_steps', 'mean_return'));
+    this.wall.setData(joined(history, 'wall_s', 'mean_return'));
+  }
+
+  /** Redraw the loss charts of chunk `index` of `chunks` (spread over animation frames). */
+  updateLosses(history, index, chunks) {
+    const size = Math.ceil(this.losses.length / chunks);
+    for (const [key, plot] of this.losses.slice(index * size, (index + 1) * size)) {
+      plot.setData(joined(history, 'update', key));
+    }
+  }
+}

@@ -1,0 +1,347 @@
+// The playground page: wires the worker, the form, the charts, the heatmaps and the env view,
+// and exposes `window.playground` (status, metrics, step, run, pause, reset) for tests.
+import { Bridge } from './bridge.js';
+import { Charts } from './charts.js';
+import { Controls } from './controls.js';
+import { EnvView } from './envdraw.js';
+import { Heatmaps } from './heatmaps.js';
+import * as exporter from './export.js';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: null, // the worker's id of the current experiment
+  created: null, // {backend, adapter, note, fragment}
+  webgpu: null, // {available, adapter, error}
+  history: { ppo: [], grpo: [] },
+  errors: { ppo: null, grpo: null },
+  steps: 0, // experiment steps taken (one update of each algorithm)
+  running: false,
+  done: false,
+  lastError: null,
+  snapshot: null,
+};
+
+let bridge;
+let controls;
+let charts;
+let heatmaps;
+let envView;
+
+// ---------------------------------------------------------------- messages
+
+function showProblems(title, problems) {
+  const box = $('problems');
+  box.replaceChildren();
+  if (!problems.length) {
+    box.hidden = true;
+    return;
+  }
+  const h = document.createElement('strong');
+  h.textContent = title;
+  const list = document.createElement('ul');
+  for (const p of problems) {
+    const li = document.createElement('li');
+    const key = document.createElement('code');
+    key.textContent = p.key;
+    const used = p.used === undefined ? '' : p.used === null ? ' — ignored' : ` — using ${p.used}`;
+    li.append(key, document.createTextNode(`: ${p.message}${used}`));
+    list.append(li);
+  }
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'close';
+  close.textContent = '×';
+  close.title = 'Dismiss';
+  close.addEventListener('click', () => (box.hidden = true));
+  box.append(close, h, list);
+  box.hidden = false;
+}
+
+function fail(message) {
+  state.lastError = message;
+  showProblems('Something went wrong', [{ key: 'error', message }]);
+  render();
+}
+
+function statusText() {
+  if (!state.created) return 'starting…';
+  const { backend, adapter } = state.created;
+  const name = backend === 'webgpu' ? `WebGPU · ${adapter}` : `CPU · ${adapter}`;
+  const where = state.running ? 'running' : state.done ? 'budget spent' : 'paused';
+  const n = (a) => state.history[a].length;
+  return `${name} — ${where} — PPO ${n('ppo')} updates, GRPO ${n('grpo')} updates`;
+}
+
+// ---------------------------------------------------------------- rendering
+//
+// Rendering is split into parts drawn one per animation frame, and a figure scrolled out of
+// view waits until it is back: no main-thread task comes near 50 ms while both algorithms train.
+
+const PARTS = ['status', 'curves', 'losses:0', 'losses:1', 'losses:2', 'tensors', 'env'];
+const FIGURE_OF = { curves: 'fig-curves', losses: 'fig-losses', tensors: 'fig-tensors', env: 'fig-env' };
+const dirty = new Set();
+const visible = new Set();
+let frame = 0;
+
+function invalidate(...parts) {
+  for (const p of parts.length ? parts : PARTS) dirty.add(p);
+  if (!frame && charts) frame = requestAnimationFrame(drawNext);
+}
+
+function drawNext() {
+  frame = 0;
+  const part = PARTS.find((p) => dirty.has(p) && (p === 'status' || visible.has(FIGURE_OF[p.split(':')[0]])));
+  if (!part) return;
+  dirty.delete(part);
+  const [name, chunk] = part.split(':');
+  if (name === 'status') {
+    $('status').textContent = statusText();
+    $('btn-run').textContent = state.running ? 'Pause' : 'Run';
+    $('btn-run').disabled = state.done && !state.running;
+    $('btn-step').disabled = state.running || state.done;
+    renderTiming();
+  } else if (name === 'curves') charts.updateCurves(state.history);
+  else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), 3);
+  else if (name === 'tensors') {
+    heatmaps.render($('heatmaps-ppo'), state.snapshot?.ppo);
+    heatmaps.render($('heatmaps-grpo'), state.snapshot?.grpo);
+  } else if (name === 'env') envView.setTrajectories(state.snapshot?.trajectories ?? [], state.snapshot?.group_size ?? 0);
+  frame = requestAnimationFrame(drawNext);
+}
+
+function render() {
+  invalidate('status', 'curves', 'losses:0', 'losses:1', 'losses:2');
+}
+
+function renderSnapshot(snapshot) {
+  state.snapshot = snapshot;
+  invalidate('tensors', 'env');
+}
+
+function watchVisibility() {
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) visible.add(e.target.id);
+      else visible.delete(e.target.id);
+    }
+    invalidate(...[...dirty]);
+  });
+  for (const id of Object.values(FIGURE_OF)) io.observe($(id));
+}
+
+function renderTiming() {
+  const body = document.querySelector('#timing tbody');
+  body.replaceChildren();
+  for (const algo of ['ppo', 'grpo']) {
+    const h = state.history[algo];
+    const m = h[h.length - 1];
+    if (!m) continue;
+    const prev = h.length > 1 ? h[h.length - 2].env_steps : 0;
+    const seconds = m.rollout_s + m.advantage_s + m.update_s;
+    const cells = [
+      algo.toUpperCase(),
+      state.created?.backend ?? '',
+      (m.rollout_s * 1e3).toFixed(1),
+      (m.advantage_s * 1e3).toFixed(2),
+      (m.update_s * 1e3).toFixed(1),
+      ((m.env_steps - prev) / seconds).toFixed(0),
+    ];
+    const tr = document.createElement('tr');
+    for (const c of cells) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+}
+
+// ---------------------------------------------------------------- worker events
+
+function onEvent(name, data) {
+  if (name === 'update') {
+    if (data.session !== state.session) return;
+    const r = data.report;
+    state.steps += 1;
+    if (r.ppo) state.history.ppo.push(r.ppo);
+    if (r.grpo) state.history.grpo.push(r.grpo);
+    for (const algo of ['ppo', 'grpo']) {
+      const err = r[`${algo}_error`];
+      if (err) {
+        state.errors[algo] = err;
+        state.lastError = `${algo.toUpperCase()}: ${err}`;
+        showProblems(`${algo.toUpperCase()} stopped; its history is kept`, [{ key: algo, message: err }]);
+      }
+    }
+    state.done = r.done;
+    if (data.snapshot) renderSnapshot(data.snapshot);
+    render();
+  } else if (name === 'restarted') {
+    // The old worker's sessions are gone; the history on the page stays.
+    state.session = null;
+    state.running = false;
+    state.done = true;
+    fail(`The training worker crashed and was restarted (${data.reason}). The curves so far are kept; press Reset to start again.`);
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+async function reset(fragment, { fromUrl = false } = {}) {
+  await pause();
+  const parsed = await bridge.call('parseUrl', { url: fragment });
+  controls.markProblems(parsed.problems);
+  if (parsed.problems.length && !fromUrl) {
+    // An edit that does not validate leaves the current runs untouched.
+    showProblems('Not applied: fix these settings first (the current runs are unchanged)', parsed.problems);
+    return parsed;
+  }
+  showProblems('This link had problems; the page used the values shown', parsed.problems);
+  controls.loadFragment(parsed.fragment);
+  controls.markProblems(parsed.problems);
+  if (state.session !== null) bridge.call('drop', { session: state.session }).catch(() => {});
+  state.session = null;
+  Object.assign(state, {
+    history: { ppo: [], grpo: [] },
+    errors: { ppo: null, grpo: null },
+    steps: 0,
+    done: false,
+    lastError: null,
+    snapshot: null,
+  });
+  envView.setEnv(new URLSearchParams(parsed.fragment).get('env'));
+  invalidate();
+  try {
+    state.created = await bridge.call('create', { url: parsed.fragment });
+    state.session = state.created.id;
+    if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
+  } catch (e) {
+    fail(`Could not start the experiment: ${e.message}`);
+  }
+  render();
+  return parsed;
+}
+
+async function step(n = 1) {
+  if (state.session === null) throw new Error('no experiment is loaded');
+  const session = state.session;
+  try {
+    await bridge.call('step', { session, n, snapshots: true });
+  } catch (e) {
+    if (session === state.session) fail(e.message);
+    throw e;
+  }
+}
+
+async function run() {
+  if (state.running || state.session === null || state.done) return;
+  state.running = true;
+  render();
+  try {
+    await bridge.call('run', { session: state.session, snapshots: true });
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    state.running = false;
+    render();
+  }
+}
+
+async function pause() {
+  if (!state.running) return;
+  await bridge.call('pause');
+  // The run request resolves after the update in flight; wait for it.
+  while (state.running) await new Promise((r) => setTimeout(r, 10));
+}
+
+function shareUrl() {
+  const base = `${location.origin}${location.pathname}`;
+  const fragment = state.created?.fragment ?? controls.fragment();
+  return `${base}#${fragment}&run=${state.steps}`;
+}
+
+// ---------------------------------------------------------------- embed
+
+/** Show one figure with minimal chrome (an `<iframe>` in someone's post). */
+function enterEmbed(figure) {
+  document.body.classList.add('embed');
+  document.body.dataset.figure = figure;
+  const bar = $('embed-bar');
+  const link = document.createElement('a');
+  const params = new URLSearchParams(location.hash.slice(1));
+  params.delete('figure');
+  link.href = `${location.origin}${location.pathname}#${params}`;
+  link.target = '_blank';
+  link.rel = 'noopener';
+  link.textContent = 'open in playground ↗';
+  bar.append($('btn-step'), $('btn-run'), link);
+  bar.hidden = false;
+}
+
+/** Resolves once `el` is scrolled into view: an embed starts its run lazily. */
+function whenVisible(el) {
+  return new Promise((resolve) => {
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        io.disconnect();
+        resolve();
+      }
+    });
+    io.observe(el);
+  });
+}
+
+// ---------------------------------------------------------------- boot
+
+async function boot() {
+  bridge = new Bridge(onEvent);
+  const description = await bridge.call('describe');
+  controls = new Controls($('config-form'), description, () => {
+    $('status').textContent = `${statusText()} — settings edited: press Reset to apply`;
+  });
+  charts = new Charts();
+  heatmaps = new Heatmaps($('heatmap-tip'));
+  envView = new EnvView($('env-canvas'), $('traj-select'), $('traj-slider'), $('btn-replay'), $('traj-info'));
+  watchVisibility();
+
+  $('btn-step').addEventListener('click', () => step(1).catch(() => {}));
+  $('btn-run').addEventListener('click', () => (state.running ? pause() : run()));
+  $('btn-reset').addEventListener('click', () => reset(controls.fragment()));
+  exporter.wire({ shareUrl, history: () => state.history, fragment: () => state.created?.fragment ?? '' });
+
+  const first = await bridge.call('parseUrl', { url: location.hash });
+  if (first.figure) {
+    enterEmbed(first.figure);
+    await whenVisible($(`fig-${first.figure}`));
+  }
+  state.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
+  const parsed = await reset(location.hash, { fromUrl: true });
+  const replay = parsed.replay;
+  if (replay === 'all') run();
+  else if (replay?.updates) await step(replay.updates).catch(() => {});
+}
+
+window.playground = {
+  ready: null,
+  status: () => ({
+    backend: state.created?.backend ?? null,
+    adapter: state.created?.adapter ?? null,
+    note: state.created?.note ?? null,
+    webgpu: state.webgpu,
+    updates: { ppo: state.history.ppo.length, grpo: state.history.grpo.length },
+    steps: state.steps,
+    running: state.running,
+    done: state.done,
+    errors: { ...state.errors },
+    lastError: state.lastError,
+  }),
+  metrics: () => structuredClone(state.history),
+  snapshot: () => structuredClone(state.snapshot),
+  step: (n = 1) => step(n),
+  run: () => run(),
+  pause: () => pause(),
+  reset: (fragment) => reset(fragment ?? controls.fragment()),
+  shareUrl: () => shareUrl(),
+};
+window.playground.ready = boot().catch((e) => fail(`The page failed to start: ${e.message}`));

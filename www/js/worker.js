@@ -1,0 +1,94 @@
+// The Web Worker that owns the training core (wasm). It runs one request at a time, except
+// `pause`, which takes effect between two updates of a running session.
+import init, * as core from '../ppo-grpo-playground.js';
+
+const ready = init();
+let running = null; // session id of the current Run, or null
+let queue = Promise.resolve();
+
+const reply = (id, payload) => self.postMessage({ type: 'reply', id, ...payload });
+const event = (name, data) => self.postMessage({ type: 'event', name, data });
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+self.onmessage = (e) => {
+  const { id, method, args } = e.data;
+  if (method === 'pause') {
+    running = null;
+    reply(id, { ok: true, result: null });
+    return;
+  }
+  queue = queue.then(() => handle(id, method, args ?? {}));
+};
+
+async function jsAdapterInfo() {
+  // What the browser itself says about its WebGPU adapter (wgpu's own report can be empty).
+  if (!self.navigator.gpu) return null;
+  try {
+    const adapter = await self.navigator.gpu.requestAdapter();
+    if (!adapter) return null;
+    const info = adapter.info ?? {};
+    return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' · ') || null;
+  } catch {
+    return null;
+  }
+}
+
+async function stepOnce(session, withSnapshot) {
+  const report = await core.step(session);
+  const snapshot = withSnapshot ? core.snapshot(session) : null;
+  event('update', { session, report, snapshot });
+  return report;
+}
+
+async function handle(id, method, args) {
+  try {
+    await ready;
+    let result = null;
+    switch (method) {
+      case 'describe':
+        result = core.describe();
+        break;
+      case 'parseUrl':
+        result = core.parseUrl(args.url);
+        break;
+      case 'probeWebGpu': {
+        result = await core.probeWebGpu();
+        if (result.available) result.adapter = (await jsAdapterInfo()) ?? result.adapter;
+        break;
+      }
+      case 'create': {
+        result = await core.createSession(args.url);
+        if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
+        break;
+      }
+      case 'step': {
+        for (let i = 0; i < args.n; i++) {
+          result = await stepOnce(args.session, args.snapshots);
+          if (result.done) break;
+          await nextTask();
+        }
+        break;
+      }
+      case 'run': {
+        running = args.session;
+        while (running === args.session) {
+          result = await stepOnce(args.session, args.snapshots);
+          if (result.done) break;
+          await nextTask(); // lets a `pause` in
+        }
+        if (running === args.session) running = null;
+        break;
+      }
+      case 'drop':
+        core.dropSession(args.session);
+        break;
+      default:
+        throw new Error(`unknown request ${method}`);
+    }
+    reply(id, { ok: true, result });
+  } catch (err) {
+    running = null;
+    const crashed = err instanceof WebAssembly.RuntimeError;
+    reply(id, { ok: false, error: String(err?.message ?? err), crashed });
+  }
+}

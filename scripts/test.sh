@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh web browser
 
 echo "==> Rust tests"
-cargo test --release
+cargo test
 
 echo "==> building the page (release wasm)"
 trunk build --release

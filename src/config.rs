@@ -341,8 +341,8 @@ params! {
         loss_type: LossType = LossType::Dapo;
         /// Adam learning rate
         learning_rate: f64 = 1e-3, [1e-7, 1e-2];
-        /// weight of the k3 KL penalty to the reference policy
-        beta: f64 = 0.0, [0.0, 100.0];
+        /// weight of the k3 KL penalty to the reference policy (DeepSeekMath: 0.04; 0 turns it off)
+        beta: f64 = 0.04, [0.0, 100.0];
         /// lower clipping ε of the ratio
         epsilon: f64 = 0.2, [0.0, 10.0];
         /// upper clipping ε of the ratio (DAPO's clip-higher)

@@ -87,6 +87,9 @@ mod cli {
             /// Updates per run measured
             #[arg(long, default_value_t = 10)]
             updates: usize,
+            /// Print one JSON array instead of the table
+            #[arg(long)]
+            json: bool,
         },
         /// Replay Gymnasium traces (../shared/golden format) and report the max errors
         Replay {
@@ -114,8 +117,8 @@ mod cli {
             Command::Compare { experiment, eval_episodes } => {
                 config(&experiment).and_then(|c| compare(&c, eval_episodes))
             }
-            Command::Bench { experiment, runs, warmup, updates } => {
-                config(&experiment).and_then(|c| bench(&c, runs, warmup, updates))
+            Command::Bench { experiment, runs, warmup, updates, json } => {
+                config(&experiment).and_then(|c| bench(&c, runs, warmup, updates, json))
             }
             Command::Replay { file, tolerance } => replay(&file, tolerance),
             Command::Keys => {
@@ -374,71 +377,105 @@ mod cli {
         }
     }
 
-    fn bench(c: &ExperimentConfig, runs: usize, warmup: usize, updates: usize) -> Result<(), String> {
+    /// One algorithm's benchmark: medians over runs of per-run medians.
+    #[derive(serde::Serialize)]
+    struct BenchRow {
+        algorithm: &'static str,
+        warmup_ms: f64,
+        update_ms: f64,
+        rollout_ms: f64,
+        advantage_ms: f64,
+        gradient_ms: f64,
+        env_steps_per_update: f64,
+        env_steps_per_s: f64,
+    }
+
+    fn bench(
+        c: &ExperimentConfig,
+        runs: usize,
+        warmup: usize,
+        updates: usize,
+        json: bool,
+    ) -> Result<(), String> {
+        let mut rows = Vec::new();
+        for algo in [Algo::Ppo, Algo::Grpo] {
+            // Per run: the median of each quantity over its measured updates.
+            let mut per_run: Vec<[f64; 7]> = Vec::new();
+            for r in 0..runs {
+                let mut cfg = c.clone();
+                cfg.run.seed = c.run.seed + r as u64;
+                cfg.run.total_steps = 10_000_000;
+                let (learner, acting) = devices();
+                let mut update: Box<dyn FnMut() -> Result<UpdateMetrics, TrainError>> = match algo {
+                    Algo::Ppo => {
+                        let mut a = Ppo::new(&cfg, &learner, &acting);
+                        Box::new(move || pollster::block_on(a.update()))
+                    }
+                    Algo::Grpo => {
+                        let mut a = Grpo::new(&cfg, &learner, &acting);
+                        Box::new(move || pollster::block_on(a.update()))
+                    }
+                };
+                let mut samples: Vec<[f64; 7]> = Vec::new();
+                let mut warm = Vec::new();
+                let mut last_steps = 0;
+                for i in 0..warmup + updates {
+                    let t = Instant::now();
+                    let m = update().map_err(|e| e.to_string())?;
+                    let ms = t.elapsed().as_secs_f64() * 1e3;
+                    let steps = (m.env_steps - last_steps) as f64;
+                    last_steps = m.env_steps;
+                    if i < warmup {
+                        warm.push(ms);
+                    } else {
+                        let phases = [m.rollout_s, m.advantage_s, m.update_s].map(|s| s * 1e3);
+                        samples.push([0.0, ms, phases[0], phases[1], phases[2], steps, steps / (ms / 1e3)]);
+                    }
+                }
+                let mut run = [median(warm), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+                for (k, slot) in run.iter_mut().enumerate().skip(1) {
+                    *slot = median(samples.iter().map(|s| s[k]).collect());
+                }
+                per_run.push(run);
+            }
+            let m = |k: usize| median(per_run.iter().map(|r| r[k]).collect());
+            rows.push(BenchRow {
+                algorithm: name(algo),
+                warmup_ms: m(0),
+                update_ms: m(1),
+                rollout_ms: m(2),
+                advantage_ms: m(3),
+                gradient_ms: m(4),
+                env_steps_per_update: m(5),
+                env_steps_per_s: m(6),
+            });
+        }
+        if json {
+            println!("{}", serde_json::to_string(&rows).expect("serialises"));
+            return Ok(());
+        }
         println!(
-            "bench: {} · policy {}×{} · {runs} runs × ({warmup} warm-up + {updates} measured updates) · flex (CPU), {} threads",
+            "bench: {} · policy {}×{} tanh · {runs} runs × ({warmup} warm-up + {updates} measured updates) · flex (CPU), {} threads · medians",
             c.run.env,
             c.run.depth,
             c.run.width,
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
         println!(
-            "| algorithm | warm-up update ms | update ms (median) | rollout ms | advantages ms | gradient ms | env steps/update | env steps/s |"
+            "| algorithm | warm-up update ms | update ms | rollout ms | advantages ms | gradient ms | env steps/update | env steps/s |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-        for algo in [Algo::Ppo, Algo::Grpo] {
-            let (mut warm, mut total, mut roll, mut adv, mut grad, mut steps, mut sps) =
-                (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-            for r in 0..runs {
-                let mut cfg = c.clone();
-                cfg.run.seed = c.run.seed + r as u64;
-                cfg.run.total_steps = 10_000_000;
-                let (learner, acting) = devices();
-                let mut per_update =
-                    |alg: &mut dyn FnMut() -> Result<UpdateMetrics, TrainError>| -> Result<(), String> {
-                        for i in 0..warmup + updates {
-                            let t = Instant::now();
-                            let m = alg().map_err(|e| e.to_string())?;
-                            let ms = t.elapsed().as_secs_f64() * 1e3;
-                            if i < warmup {
-                                warm.push(ms);
-                                continue;
-                            }
-                            total.push(ms);
-                            roll.push(m.rollout_s * 1e3);
-                            adv.push(m.advantage_s * 1e3);
-                            grad.push(m.update_s * 1e3);
-                            let n = if let Some(prev) = steps.last().copied().filter(|_| i > warmup) {
-                                m.env_steps as f64 - prev
-                            } else {
-                                f64::NAN
-                            };
-                            let _ = n;
-                            steps.push(m.env_steps as f64);
-                            sps.push(0.0);
-                        }
-                        Ok(())
-                    };
-                match algo {
-                    Algo::Ppo => {
-                        let mut a = Ppo::new(&cfg, &learner, &acting);
-                        per_update(&mut || pollster::block_on(a.update()))?
-                    }
-                    Algo::Grpo => {
-                        let mut a = Grpo::new(&cfg, &learner, &acting);
-                        per_update(&mut || pollster::block_on(a.update()))?
-                    }
-                }
-            }
-            let _ = (&steps, &sps);
+        for r in rows {
             println!(
-                "| {} | {:.2} | {:.2} | {:.2} | {:.3} | {:.2} | | |",
-                name(algo),
-                median(warm),
-                median(total),
-                median(roll),
-                median(adv),
-                median(grad),
+                "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} |",
+                r.algorithm,
+                r.warmup_ms,
+                r.update_ms,
+                r.rollout_ms,
+                r.advantage_ms,
+                r.gradient_ms,
+                r.env_steps_per_update,
+                r.env_steps_per_s
             );
         }
         Ok(())

@@ -219,6 +219,9 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
     assert.equal(await frame.isVisible('#controls'), false);
     assert.equal(await frame.locator('a', { hasText: 'open in playground' }).count(), 1);
   }
+  // Cross-origin frames outside the viewport are not captured: make the viewport the page.
+  await page.setViewportSize({ width: 1000, height: await page.evaluate(() => document.documentElement.scrollHeight) });
+  await page.waitForTimeout(1000);
   await page.screenshot({ path: `${ctx.artifacts}/embed-demo.png`, fullPage: true });
   console.log(`     screenshot: ${ctx.artifacts}/embed-demo.png`);
   await page.close();

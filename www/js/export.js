@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const FIGURES = ['curves', 'losses', 'tensors', 'env'];
-const SIZES = { curves: [720, 360], losses: [720, 620], tensors: [720, 560], env: [560, 520] };
+const SIZES = { curves: [720, 380], losses: [720, 760], tensors: [720, 720], env: [640, 520] };
 
 function download(name, type, content) {
   const url = URL.createObjectURL(content instanceof Blob ? content : new Blob([content], { type }));

@@ -1,0 +1,85 @@
+// The page's figures, measured in one run against the native CLI on this machine:
+// time to first interactive, per-update cost of PPO and GRPO on CartPole in Chromium on the CPU
+// (wasm) and on WebGPU (SwiftShader here: a CPU emulating a GPU), the native CLI's cost for the
+// same experiment, their ratios, and how long the page takes to solve CartPole with PPO.
+//
+//   node tests/browser/bench.js [dist] [pvg-binary]
+import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.js';
+
+const dist = process.argv[2] ?? 'dist';
+const pvg = process.argv[3] ?? 'target/release/pvg';
+const ARGS = ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+const site = await serve(dist);
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+
+async function open(hash) {
+  const context = await browser.newContext(); // fresh: no cache
+  const page = await context.newPage();
+  await page.goto(`${site.url}/#${hash}`);
+  await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
+  return { context, page };
+}
+
+// Time to first interactive: navigation start to a created experiment (Step enabled).
+const tti = [];
+for (let i = 0; i < 3; i++) {
+  const { context, page } = await open('env=CartPole-v1&backend=cpu');
+  tti.push(await page.evaluate(() => performance.now()));
+  await context.close();
+}
+
+/** Median per-update ms of each algorithm over `measured` updates after `warmup`. */
+async function perUpdate(hash, warmup, measured) {
+  const { context, page } = await open(hash);
+  const status = await page.evaluate(() => window.playground.status());
+  await page.evaluate((n) => window.playground.step(n), warmup);
+  await page.evaluate((n) => window.playground.step(n), measured);
+  const history = await page.evaluate(() => window.playground.metrics());
+  await context.close();
+  const cost = (rows) => median(rows.slice(warmup).map((m) => (m.rollout_s + m.advantage_s + m.update_s) * 1e3));
+  const warm = (rows) => median(rows.slice(0, warmup).map((m) => (m.rollout_s + m.advantage_s + m.update_s) * 1e3));
+  return { adapter: status.adapter, ppo: cost(history.ppo), grpo: cost(history.grpo), ppoWarm: warm(history.ppo), grpoWarm: warm(history.grpo) };
+}
+
+const experiment = 'env=CartPole-v1&seed=1';
+const cpu = await perUpdate(`${experiment}&backend=cpu`, 3, 10);
+const gpu = await perUpdate(`${experiment}&backend=webgpu`, 1, 3);
+const native = JSON.parse(
+  execFileSync(pvg, ['bench', '--env', 'CartPole-v1', '--seed', '1', '--runs', '3', '--warmup', '3', '--updates', '10', '--json']).toString(),
+);
+const nat = Object.fromEntries(native.map((r) => [r.algorithm, r.update_ms]));
+
+// Solving CartPole with PPO on the CPU backend: the first update from which the training
+// return stays >= 475 for the next 10 updates that report one.
+const { context, page } = await open('env=CartPole-v1&seed=1&backend=cpu');
+await page.evaluate(() => { window.playground.run(); });
+await page.waitForFunction(() => window.playground.status().done, null, { timeout: 900_000 });
+const ppo = (await page.evaluate(() => window.playground.metrics())).ppo.filter((m) => m.mean_return !== null);
+await context.close();
+let solved = null;
+for (let i = 0; i + 10 < ppo.length && !solved; i++) {
+  if (ppo.slice(i, i + 11).every((m) => m.mean_return >= 475)) solved = ppo[i];
+}
+
+console.log(`time to first interactive (cold context, median of 3): ${fmt(median(tti), 0)} ms`);
+console.log(`\nper-update cost, CartPole-v1 defaults, medians (ms): measured in this one run`);
+console.log('| algorithm | native CLI (flex, 2 threads) | Chromium CPU (wasm flex, SIMD128) | Chromium WebGPU (' + gpu.adapter + ') | wasm / native | WebGPU / native | WebGPU / wasm |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const a of ['ppo', 'grpo']) {
+  console.log(`| ${a.toUpperCase()} | ${fmt(nat[a])} | ${fmt(cpu[a])} | ${fmt(gpu[a])} | ${fmt(cpu[a] / nat[a], 2)}× | ${fmt(gpu[a] / nat[a], 1)}× | ${fmt(gpu[a] / cpu[a], 1)}× |`);
+}
+console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
+console.log(solved
+  ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of training (${solved.env_steps} env steps, update ${solved.update})`
+  : `\nPPO did not hold a return >= 475 for 10 updates within its budget`);
+await browser.close();
+site.server.close();

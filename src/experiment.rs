@@ -22,8 +22,32 @@ pub struct Track {
 }
 
 impl Track {
-    fn active(&self) -> bool {
+    /// Neither failed nor out of budget.
+    pub fn active(&self) -> bool {
         self.error.is_none() && !self.finished
+    }
+
+    /// One update of `alg` if it is active and another update fits in `total_steps`; a failure
+    /// is recorded and ends the run (the history stays).
+    pub async fn advance<A: Algorithm>(&mut self, alg: &mut A, total_steps: u64) -> Option<UpdateMetrics> {
+        if !self.active() {
+            return None;
+        }
+        if !alg.fits(total_steps) {
+            self.finished = true;
+            return None;
+        }
+        match alg.update().await {
+            Ok(m) => {
+                self.history.push(m.clone());
+                self.finished = !alg.fits(total_steps);
+                Some(m)
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                None
+            }
+        }
     }
 }
 
@@ -65,33 +89,17 @@ impl Experiment {
     /// One update of each algorithm that still has budget and has not failed.
     pub async fn step(&mut self) -> StepReport {
         let total = self.config.run.total_steps;
-        let (ppo, ppo_error) = advance(&mut self.ppo, &mut self.ppo_track, total).await;
-        let (grpo, grpo_error) = advance(&mut self.grpo, &mut self.grpo_track, total).await;
-        StepReport { ppo, grpo, ppo_error, grpo_error }
-    }
-}
-
-async fn advance<A: Algorithm>(
-    alg: &mut A,
-    track: &mut Track,
-    total_steps: u64,
-) -> (Option<UpdateMetrics>, Option<String>) {
-    if !track.active() {
-        return (None, None);
-    }
-    if !alg.fits(total_steps) {
-        track.finished = true;
-        return (None, None);
-    }
-    match alg.update().await {
-        Ok(m) => {
-            track.history.push(m.clone());
-            track.finished = !alg.fits(total_steps);
-            (Some(m), None)
-        }
-        Err(e) => {
-            track.error = Some(e.to_string());
-            (None, Some(e.to_string()))
+        let failed = |t: &Track| t.error.clone();
+        let (ppo_before, grpo_before) = (failed(&self.ppo_track), failed(&self.grpo_track));
+        let ppo = self.ppo_track.advance(&mut self.ppo, total).await;
+        let grpo = self.grpo_track.advance(&mut self.grpo, total).await;
+        // Report an error once: in the step where it happened.
+        let fresh = |before: Option<String>, t: &Track| if before.is_none() { failed(t) } else { None };
+        StepReport {
+            ppo,
+            grpo,
+            ppo_error: fresh(ppo_before, &self.ppo_track),
+            grpo_error: fresh(grpo_before, &self.grpo_track),
         }
     }
 }
@@ -136,33 +144,30 @@ mod tests {
         }
     }
 
+    fn flaky() -> Flaky {
+        let space = EnvId::CartPole.action_space();
+        let policy = Policy::new(4, &space, 4, 1, &Device::flex(), &mut crate::Rng::seed_from_u64(0));
+        Flaky { policy, updates: 0 }
+    }
+
     #[test]
     fn a_failed_update_stops_the_run_and_keeps_its_history() {
-        let env = EnvId::CartPole;
-        let policy =
-            Policy::new(4, &env.action_space(), 4, 1, &Device::flex(), &mut crate::Rng::seed_from_u64(0));
-        let mut alg = Flaky { policy, updates: 0 };
+        let mut alg = flaky();
         let mut track = Track::default();
-        let mut errors = Vec::new();
         for _ in 0..5 {
-            let (_, error) = pollster::block_on(advance(&mut alg, &mut track, 1000));
-            errors.extend(error);
+            pollster::block_on(track.advance(&mut alg, 1000));
         }
         assert_eq!(track.history.len(), 2);
         assert_eq!(alg.updates, 3, "no update after the failure");
-        assert_eq!(errors.len(), 1);
         assert!(track.error.as_deref().unwrap().contains("policy_loss became NaN or infinite at update 3"));
     }
 
     #[test]
     fn a_run_stops_where_its_budget_leaves_no_room() {
-        let env = EnvId::CartPole;
-        let policy =
-            Policy::new(4, &env.action_space(), 4, 1, &Device::flex(), &mut crate::Rng::seed_from_u64(0));
-        let mut alg = Flaky { policy, updates: 0 };
+        let mut alg = flaky();
         let mut track = Track::default();
-        pollster::block_on(advance(&mut alg, &mut track, 25));
-        pollster::block_on(advance(&mut alg, &mut track, 25));
+        pollster::block_on(track.advance(&mut alg, 25));
+        pollster::block_on(track.advance(&mut alg, 25));
         assert!(track.finished && track.error.is_none());
         assert_eq!(track.history.len(), 2, "a third update would pass 25 steps");
     }

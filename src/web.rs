@@ -27,15 +27,11 @@ struct WebGpu {
     device: Option<Device>,
 }
 
-struct Session {
-    experiment: Experiment,
-}
-
 #[derive(Default)]
 struct Worker {
     webgpu: Option<WebGpu>,
     /// `None` while the session is stepping (taken out across the await).
-    sessions: HashMap<u32, Option<Session>>,
+    sessions: HashMap<u32, Option<Experiment>>,
     next_id: u32,
 }
 
@@ -64,35 +60,16 @@ pub async fn probe_webgpu() -> Result<JsValue, JsError> {
     }
     let probed = match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
+            // Browsers often leave the adapter's name empty; the worker adds the browser's own
+            // description (GPUAdapter.info) when it has one.
             let info = setup.adapter.get_info();
-            let mut adapter = [info.name.as_str(), info.vendor_name_or_id().as_str(), info.driver.as_str()]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" · ");
-            if adapter.is_empty() {
-                adapter = format!("{:?}", info.backend);
-            }
+            let adapter = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name };
             WebGpu { available: true, adapter, error: None, device: Some(device.autodiff()) }
         }
-        Err(e) => {
-            WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None }
-        }
+        Err(e) => WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None },
     };
     WORKER.with_borrow_mut(|w| w.webgpu = Some(probed.clone()));
     to_js(&probed)
-}
-
-/// Vendor name from the adapter info (the web backend gives a vendor string, native ones an id).
-trait VendorName {
-    fn vendor_name_or_id(&self) -> String;
-}
-
-impl VendorName for burn::tensor::wgpu::wgpu::AdapterInfo {
-    fn vendor_name_or_id(&self) -> String {
-        if self.vendor == 0 { String::new() } else { format!("vendor {:#06x}", self.vendor) }
-    }
 }
 
 #[derive(Serialize)]
@@ -194,7 +171,7 @@ pub async fn create_session(url: String) -> Result<JsValue, JsError> {
     let experiment = Experiment::new(config, &learner, &Device::flex());
     let id = WORKER.with_borrow_mut(|w| {
         w.next_id += 1;
-        w.sessions.insert(w.next_id, Some(Session { experiment }));
+        w.sessions.insert(w.next_id, Some(experiment));
         w.next_id
     });
     to_js(&Created { id, backend, adapter, note, fragment })
@@ -216,8 +193,8 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
             Some(slot) => slot.take().ok_or_else(|| format!("session {id} is already stepping")),
         })
         .map_err(|e| JsError::new(&e))?;
-    let report = session.experiment.step().await;
-    let done = session.experiment.done();
+    let report = session.step().await;
+    let done = session.done();
     WORKER.with_borrow_mut(|w| {
         if let Some(slot) = w.sessions.get_mut(&id) {
             *slot = Some(session);
@@ -230,7 +207,7 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
 #[wasm_bindgen]
 pub fn snapshot(id: u32) -> Result<JsValue, JsError> {
     WORKER.with_borrow(|w| match w.sessions.get(&id) {
-        Some(Some(s)) => to_js(&inspect::snapshot(&s.experiment)),
+        Some(Some(e)) => to_js(&inspect::snapshot(e)),
         Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
         None => Err(JsError::new(&format!("no session {id}"))),
     })

@@ -19,6 +19,7 @@ mod cli {
     use playground::config::ExperimentConfig;
     use playground::env::EnvId;
     use playground::eval::evaluate;
+    use playground::experiment::Track;
     use playground::grpo::Grpo;
     use playground::metrics::UpdateMetrics;
     use playground::ppo::Ppo;
@@ -187,7 +188,7 @@ mod cli {
     struct Summary {
         history: Vec<UpdateMetrics>,
         eval_returns: Vec<f64>,
-        error: Option<TrainError>,
+        error: Option<String>,
     }
 
     /// Train until the step budget is spent, calling `on_update` after each update, then
@@ -198,21 +199,13 @@ mod cli {
         eval_episodes: usize,
         mut on_update: impl FnMut(&UpdateMetrics),
     ) -> Result<Summary, String> {
-        let mut history = Vec::new();
-        let mut error = None;
-        while alg.fits(c.run.total_steps) {
-            match pollster::block_on(alg.update()) {
-                Ok(m) => {
-                    on_update(&m);
-                    history.push(m);
-                }
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
+        let mut track = Track::default();
+        while track.active() {
+            if let Some(m) = pollster::block_on(track.advance(&mut alg, c.run.total_steps)) {
+                on_update(&m);
             }
         }
-        let eval_returns = if error.is_none() && eval_episodes > 0 {
+        let eval_returns = if track.error.is_none() && eval_episodes > 0 {
             let policy = alg.policy().valid();
             pollster::block_on(evaluate(
                 &policy,
@@ -225,7 +218,7 @@ mod cli {
         } else {
             Vec::new()
         };
-        Ok(Summary { history, eval_returns, error })
+        Ok(Summary { history: track.history, eval_returns, error: track.error })
     }
 
     fn with_algo<T>(

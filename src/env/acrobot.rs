@@ -39,14 +39,13 @@ const RESET_BOUND: f64 = 0.1;
 /// `[cos θ1, sin θ1, cos θ2, sin θ2, θ1', θ2']`.
 pub struct Acrobot {
     state: [f64; 4],
-    elapsed_steps: usize,
     rng: ChaCha8Rng,
 }
 
 impl Acrobot {
     /// A fresh instance with state zero and its RNG seeded with 0 (call `reset` before `step`).
     pub fn new() -> Self {
-        Acrobot { state: [0.0; 4], elapsed_steps: 0, rng: ChaCha8Rng::seed_from_u64(0) }
+        Acrobot { state: [0.0; 4], rng: ChaCha8Rng::seed_from_u64(0) }
     }
 
     fn observation(&self) -> Vec<f32> {
@@ -138,7 +137,6 @@ impl Env for Acrobot {
     fn reset_to(&mut self, state: &[f64]) -> Vec<f32> {
         check_state_len(self.id(), state, 4);
         self.state.copy_from_slice(state);
-        self.elapsed_steps = 0;
         self.observation()
     }
 
@@ -153,12 +151,11 @@ impl Env for Acrobot {
         ];
         let terminated = self.terminal();
 
-        self.elapsed_steps += 1;
         Transition {
             observation: self.observation(),
             reward: if terminated { 0.0 } else { -1.0 },
             terminated,
-            truncated: self.elapsed_steps >= self.id().max_episode_steps(),
+            truncated: false,
         }
     }
 }
@@ -175,18 +172,6 @@ mod tests {
         let t = env.step(&[1.0]);
         assert!(t.terminated);
         assert_eq!(t.reward, 0.0);
-    }
-
-    #[test]
-    fn truncates_at_500_steps() {
-        let mut env = Acrobot::new();
-        env.reset(Some(1));
-        for step in 1..=500 {
-            let t = env.step(&[1.0]);
-            assert!(!t.terminated, "swung up at step {step} without any control");
-            assert_eq!(t.reward, -1.0);
-            assert_eq!(t.truncated, step == 500, "step {step}");
-        }
     }
 
     #[test]

@@ -58,11 +58,52 @@ pub trait Env: Send {
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32>;
     /// The internal state (f64), which is not always the observation (Acrobot, Pendulum).
     fn state(&self) -> Vec<f64>;
-    /// Set the internal state and restart the episode clock; returns the observation.
+    /// Set the internal state and restart the episode; returns the observation.
     /// GRPO uses this to start every member of a group from the same initial condition.
     fn reset_to(&mut self, state: &[f64]) -> Vec<f32>;
-    /// Advance one step. Truncation happens when the episode reaches `max_episode_steps`.
+    /// Advance one step. The dynamics set `terminated`; [`TimeLimit`] sets `truncated`.
     fn step(&mut self, action: &[f32]) -> Transition;
+}
+
+/// Gymnasium's `TimeLimit` wrapper: truncates an episode once it reaches `max_episode_steps`
+/// (the registered id's limit), counting from every `reset` or `reset_to`.
+pub struct TimeLimit<E> {
+    env: E,
+    max_episode_steps: usize,
+    elapsed_steps: usize,
+}
+
+impl<E: Env> TimeLimit<E> {
+    pub fn new(env: E, max_episode_steps: usize) -> Self {
+        Self { env, max_episode_steps, elapsed_steps: 0 }
+    }
+}
+
+impl<E: Env> Env for TimeLimit<E> {
+    fn id(&self) -> EnvId {
+        self.env.id()
+    }
+
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
+        self.elapsed_steps = 0;
+        self.env.reset(seed)
+    }
+
+    fn state(&self) -> Vec<f64> {
+        self.env.state()
+    }
+
+    fn reset_to(&mut self, state: &[f64]) -> Vec<f32> {
+        self.elapsed_steps = 0;
+        self.env.reset_to(state)
+    }
+
+    fn step(&mut self, action: &[f32]) -> Transition {
+        let mut t = self.env.step(action);
+        self.elapsed_steps += 1;
+        t.truncated = self.elapsed_steps >= self.max_episode_steps;
+        t
+    }
 }
 
 /// The environments of the playground, by their Gymnasium ids.
@@ -122,14 +163,18 @@ impl EnvId {
         }
     }
 
-    /// A fresh instance (call `reset` or `reset_to` before `step`).
+    /// A fresh instance with its time limit, as `gymnasium.make` gives it (call `reset` or
+    /// `reset_to` before `step`).
     pub fn make(self) -> Box<dyn Env> {
+        let limit = self.max_episode_steps();
         match self {
-            EnvId::CartPole => Box::new(cartpole::CartPole::new()),
-            EnvId::Acrobot => Box::new(acrobot::Acrobot::new()),
-            EnvId::Pendulum => Box::new(pendulum::Pendulum::new()),
-            EnvId::MountainCarContinuous => Box::new(mountain_car::MountainCarContinuous::new()),
-            EnvId::MountainCar => Box::new(mountain_car::MountainCar::new()),
+            EnvId::CartPole => Box::new(TimeLimit::new(cartpole::CartPole::new(), limit)),
+            EnvId::Acrobot => Box::new(TimeLimit::new(acrobot::Acrobot::new(), limit)),
+            EnvId::Pendulum => Box::new(TimeLimit::new(pendulum::Pendulum::new(), limit)),
+            EnvId::MountainCarContinuous => {
+                Box::new(TimeLimit::new(mountain_car::MountainCarContinuous::new(), limit))
+            }
+            EnvId::MountainCar => Box::new(TimeLimit::new(mountain_car::MountainCar::new(), limit)),
         }
     }
 }
@@ -189,3 +234,52 @@ pub mod acrobot;
 pub mod cartpole;
 pub mod mountain_car;
 pub mod pendulum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An action that keeps each env's episode alive: CartPole pushes towards the side the pole
+    /// leans to; the others get a harmless constant.
+    fn survive(id: EnvId, state: &[f64]) -> Vec<f32> {
+        match id {
+            EnvId::CartPole => vec![if state[2] + 0.5 * state[3] > 0.0 { 1.0 } else { 0.0 }],
+            EnvId::MountainCarContinuous => vec![0.0],
+            _ => vec![1.0],
+        }
+    }
+
+    #[test]
+    fn every_env_truncates_at_its_registered_time_limit() {
+        for id in EnvId::ALL {
+            let mut env = id.make();
+            env.reset(Some(3));
+            let limit = id.max_episode_steps();
+            for round in 0..2 {
+                for step in 1..=limit {
+                    let t = env.step(&survive(id, &env.state()));
+                    assert!(!t.terminated, "{id}: terminated at step {step}");
+                    assert_eq!(t.truncated, step == limit, "{id}: step {step}");
+                }
+                // reset_to restarts the clock as reset does.
+                if round == 0 {
+                    let start = env.state();
+                    env.reset_to(&start);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_seeded_reset_is_reproducible_and_an_unseeded_one_moves_on() {
+        for id in EnvId::ALL {
+            let mut env = id.make();
+            let a = env.reset(Some(7));
+            let b = env.reset(None);
+            let c = env.reset(Some(7));
+            assert_eq!(a, c, "{id}");
+            assert_ne!(a, b, "{id}");
+            assert!(a.iter().all(|v| v.is_finite()), "{id}");
+        }
+    }
+}

@@ -34,13 +34,12 @@ const RESET_POSITION: std::ops::Range<f64> = -0.6..-0.4;
 /// Position and velocity of the car, shared by both variants.
 struct Car {
     state: [f64; 2],
-    elapsed_steps: usize,
     rng: ChaCha8Rng,
 }
 
 impl Car {
     fn new() -> Self {
-        Car { state: [0.0; 2], elapsed_steps: 0, rng: ChaCha8Rng::seed_from_u64(0) }
+        Car { state: [0.0; 2], rng: ChaCha8Rng::seed_from_u64(0) }
     }
 
     fn random_state(&mut self, seed: Option<u64>) -> [f64; 2] {
@@ -53,18 +52,11 @@ impl Car {
     fn reset_to(&mut self, id: EnvId, state: &[f64]) -> Vec<f32> {
         check_state_len(id, state, 2);
         self.state.copy_from_slice(state);
-        self.elapsed_steps = 0;
         self.observation()
     }
 
     fn observation(&self) -> Vec<f32> {
         self.state.iter().map(|&v| v as f32).collect()
-    }
-
-    /// Advances the episode clock; returns `truncated`.
-    fn tick(&mut self, id: EnvId) -> bool {
-        self.elapsed_steps += 1;
-        self.elapsed_steps >= id.max_episode_steps()
     }
 }
 
@@ -116,12 +108,7 @@ impl Env for MountainCar {
         let terminated = position >= GOAL_POSITION && velocity >= GOAL_VELOCITY;
         self.car.state = [position, velocity];
 
-        Transition {
-            observation: self.car.observation(),
-            reward: -1.0,
-            terminated,
-            truncated: self.car.tick(self.id()),
-        }
+        Transition { observation: self.car.observation(), reward: -1.0, terminated, truncated: false }
     }
 }
 
@@ -221,41 +208,13 @@ impl Env for MountainCarContinuous {
 
         self.car.state = [position as f32 as f64, velocity as f32 as f64];
         self.state_is_f32 = true;
-        Transition {
-            observation: self.car.observation(),
-            reward,
-            terminated,
-            truncated: self.car.tick(self.id()),
-        }
+        Transition { observation: self.car.observation(), reward, terminated, truncated: false }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn discrete_truncates_at_200_steps() {
-        let mut env = MountainCar::new();
-        env.reset(Some(4));
-        for step in 1..=200 {
-            let t = env.step(&[1.0]);
-            assert!(!t.terminated);
-            assert_eq!(t.reward, -1.0);
-            assert_eq!(t.truncated, step == 200, "step {step}");
-        }
-    }
-
-    #[test]
-    fn continuous_truncates_at_999_steps() {
-        let mut env = MountainCarContinuous::new();
-        env.reset(Some(4));
-        for step in 1..=999 {
-            let t = env.step(&[0.0]);
-            assert!(!t.terminated);
-            assert_eq!(t.truncated, step == 999, "step {step}");
-        }
-    }
 
     #[test]
     fn discrete_reaches_goal() {
@@ -313,12 +272,10 @@ mod tests {
     }
 
     #[test]
-    fn seeded_reset_is_reproducible() {
+    fn reset_draws_within_bounds() {
         for id in [EnvId::MountainCar, EnvId::MountainCarContinuous] {
             let mut env = id.make();
-            let a = env.reset(Some(21));
-            assert_ne!(env.reset(None), a);
-            assert_eq!(env.reset(Some(21)), a);
+            env.reset(Some(21));
             let s = env.state();
             assert!(RESET_POSITION.contains(&s[0]) && s[1] == 0.0, "{id}: {s:?}");
         }

@@ -4,6 +4,7 @@
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
@@ -40,11 +41,19 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
-                x = x.tanh();
+                x = tanh(x);
             }
         }
         x
     }
+}
+
+/// tanh, computed as `2·σ(2x) − 1`: the same function, but burn's flex backend evaluates
+/// `tanh` with a scalar `tanhf` per element, which dominated a PPO update's time (57% in a
+/// profile of `pvg bench`), while its sigmoid (one `expf`) and its fused sigmoid backward
+/// are several times cheaper.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    sigmoid(x * 2.0) * 2.0 - 1.0
 }
 
 /// `(input, hidden.., output)` sizes for `depth` hidden layers of `width` units.
@@ -114,6 +123,17 @@ mod tests {
             }
         }
         g
+    }
+
+    #[test]
+    fn tanh_matches_the_standard_library() {
+        let xs: Vec<f32> = (-400..=400).map(|i| i as f32 / 40.0).collect();
+        let device = Device::flex();
+        let t = tanh(Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device));
+        let ys: Vec<f32> = pollster::block_on(crate::host::read(t)).unwrap();
+        for (x, y) in xs.iter().zip(ys) {
+            assert!((y - x.tanh()).abs() < 2e-7, "tanh({x}) = {y}, want {}", x.tanh());
+        }
     }
 
     #[test]

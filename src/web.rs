@@ -66,7 +66,9 @@ pub async fn probe_webgpu() -> Result<JsValue, JsError> {
             let adapter = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name };
             WebGpu { available: true, adapter, error: None, device: Some(device.autodiff()) }
         }
-        Err(e) => WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None },
+        Err(e) => {
+            WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None }
+        }
     };
     WORKER.with_borrow_mut(|w| w.webgpu = Some(probed.clone()));
     to_js(&probed)

@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Benchmarks, each printing ratios measured in one run: the native CLI (`pvg bench`), then the
-# page in headless Chromium (CPU and WebGPU) against the native CLI.
+# Benchmarks, each printing ratios measured in one run: the native CLI (`pvg bench`), this
+# project against PyTorch when a python with torch is given (TORCH_PYTHON=...), then the page in
+# headless Chromium (CPU and WebGPU) against the native CLI. `--simd` also builds the page without
+# SIMD128 and measures the difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh web browser
 cargo build --release --bin pvg
 target/release/pvg bench --env CartPole-v1
 target/release/pvg bench --env Pendulum-v1
+if [ -n "${TORCH_PYTHON:-}" ]; then "$TORCH_PYTHON" bench/compare_torch.py target/release/pvg; fi
 trunk build --release
 ls -l dist/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'
 gzip -c dist/*.wasm | wc -c | awk '{ printf "%.1f MB gzipped\n", $1 / 1e6 }'
-node tests/browser/bench.js dist target/release/pvg
+if [ "${1:-}" = "--simd" ]; then
+  # The same page without SIMD128, to measure what it brings (another full wasm build).
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="" cargo build --target wasm32-unknown-unknown \
+    --profile wasm-release --lib --no-default-features --target-dir target/nosimd
+  rm -rf target/dist-nosimd && cp -r dist target/dist-nosimd
+  wasm-bindgen --target web --no-typescript --out-dir target/dist-nosimd --out-name ppo-grpo-playground \
+    target/nosimd/wasm32-unknown-unknown/wasm-release/playground.wasm
+  node tests/browser/bench.js dist target/release/pvg target/dist-nosimd
+else
+  node tests/browser/bench.js dist target/release/pvg
+fi

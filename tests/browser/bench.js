@@ -3,13 +3,16 @@
 // (wasm) and on WebGPU (SwiftShader here: a CPU emulating a GPU), the native CLI's cost for the
 // same experiment, their ratios, and how long the page takes to solve CartPole with PPO.
 //
-//   node tests/browser/bench.js [dist] [pvg-binary]
+//   node tests/browser/bench.js [dist] [pvg-binary] [dist-without-simd]
+//
+// With a third folder (the same page built without SIMD128), it also prints what SIMD128 brings.
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.js';
 
 const dist = process.argv[2] ?? 'dist';
 const pvg = process.argv[3] ?? 'target/release/pvg';
+const noSimdDist = process.argv[4];
 const ARGS = ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const median = (xs) => {
@@ -18,7 +21,7 @@ const median = (xs) => {
 };
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-const site = await serve(dist);
+let site = await serve(dist);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
 
 async function open(hash) {
@@ -52,6 +55,14 @@ async function perUpdate(hash, warmup, measured) {
 
 const experiment = 'env=CartPole-v1&seed=1';
 const cpu = await perUpdate(`${experiment}&backend=cpu`, 3, 10);
+let noSimd = null;
+if (noSimdDist) {
+  const main = site;
+  site = await serve(noSimdDist);
+  noSimd = await perUpdate(`${experiment}&backend=cpu`, 3, 10);
+  site.server.close();
+  site = main;
+}
 const gpu = await perUpdate(`${experiment}&backend=webgpu`, 1, 3);
 const native = JSON.parse(
   execFileSync(pvg, ['bench', '--env', 'CartPole-v1', '--seed', '1', '--runs', '3', '--warmup', '3', '--updates', '10', '--json']).toString(),
@@ -76,6 +87,10 @@ console.log('| algorithm | native CLI (flex, 2 threads) | Chromium CPU (wasm fle
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const a of ['ppo', 'grpo']) {
   console.log(`| ${a.toUpperCase()} | ${fmt(nat[a])} | ${fmt(cpu[a])} | ${fmt(gpu[a])} | ${fmt(cpu[a] / nat[a], 2)}× | ${fmt(gpu[a] / nat[a], 1)}× | ${fmt(gpu[a] / cpu[a], 1)}× |`);
+}
+if (noSimd) {
+  console.log(`\nwasm SIMD128 (same run, CPU backend): PPO ${fmt(noSimd.ppo)} → ${fmt(cpu.ppo)} ms (${fmt(noSimd.ppo / cpu.ppo, 2)}× faster), ` +
+    `GRPO ${fmt(noSimd.grpo)} → ${fmt(cpu.grpo)} ms (${fmt(noSimd.grpo / cpu.grpo, 2)}× faster)`);
 }
 console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
 console.log(solved

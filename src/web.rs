@@ -139,7 +139,7 @@ struct Created {
     id: u32,
     backend: &'static str,
     adapter: String,
-    /// Why the requested backend was not used, if it was not.
+    /// Why WebGPU was not used although asked for (wgpu's error; the worker adds the browser's view).
     note: Option<String>,
     fragment: String,
 }
@@ -163,7 +163,7 @@ pub async fn create_session(url: String) -> Result<JsValue, JsError> {
             Device::flex().autodiff(),
             "cpu",
             "flex (WebAssembly SIMD128)".to_string(),
-            Some(format!("WebGPU unavailable, using the CPU: {}", error.unwrap_or_default())),
+            Some(error.unwrap_or_else(|| "WebGPU unavailable".into())),
         ),
         None => (Device::flex().autodiff(), "cpu", "flex (WebAssembly SIMD128)".to_string(), None),
     };

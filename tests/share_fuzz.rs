@@ -159,6 +159,9 @@ fn config() -> impl Strategy<Value = ExperimentConfig> {
     )
 }
 
+/// The longest fragment the round trip produced (printed when the suite ends).
+static LONGEST_FRAGMENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 proptest! {
     #![proptest_config(Config { cases: 5_000, failure_persistence: None, ..Config::default() })]
 
@@ -166,6 +169,10 @@ proptest! {
     fn valid_configs_round_trip_through_a_url(c in config(), updates in 0u64..1000) {
         let fragment = to_fragment(&c, &[("run", &updates.to_string())]);
         prop_assert!(fragment.len() < 1024, "{} bytes: {fragment}", fragment.len());
+        let longest = LONGEST_FRAGMENT.fetch_max(fragment.len(), std::sync::atomic::Ordering::Relaxed).max(fragment.len());
+        if longest == fragment.len() {
+            println!("longest shared URL fragment so far: {longest} bytes");
+        }
         let parsed = parse(&format!("#{fragment}"));
         prop_assert_eq!(parsed.problems, vec![]);
         prop_assert_eq!(parsed.replay, Some(Replay::Updates(updates)));

@@ -32,7 +32,12 @@ async function main() {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: CHROMIUM_ARGS,
   });
-  const ctx = { browser, url: site.url, otherUrl: other.url, artifacts };
+  // The same browser without WebGPU (no --enable-unsafe-webgpu), for the fallback.
+  const browserWithoutGpu = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
+  });
+  const ctx = { browser, browserWithoutGpu, url: site.url, otherUrl: other.url, artifacts };
   let passed = 0;
   let failed = 0;
   for (const [name, fn] of tests) {
@@ -48,6 +53,7 @@ async function main() {
     }
   }
   await browser.close();
+  await browserWithoutGpu.close();
   site.server.close();
   other.server.close();
   console.log(`${passed} passed, ${failed} failed`);

@@ -60,6 +60,20 @@ test('the page loads without console errors and detects WebGPU', async (ctx) => 
   await page.close();
 });
 
+test('without WebGPU the page falls back to the CPU and says why', async (ctx) => {
+  const page = await ctx.browserWithoutGpu.newPage();
+  await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=webgpu`);
+  await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
+  const s = await status(page);
+  assert.equal(s.backend, 'cpu');
+  assert.equal(s.webgpu.available, false);
+  assert.match(s.note, /WebGPU unavailable, using the CPU/);
+  assert.match(await page.textContent('#problems'), /WebGPU unavailable/);
+  await step(page, 1);
+  assert.equal((await metrics(page)).ppo.length, 1);
+  await page.close();
+});
+
 for (const backend of ['webgpu', 'cpu']) {
   for (const env of ['cartpole', 'pendulum']) {
     test(`${backend}: PPO and GRPO complete 3 updates on ${env}`, async (ctx) => {

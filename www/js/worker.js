@@ -20,6 +20,17 @@ self.onmessage = (e) => {
   queue = queue.then(() => handle(id, method, args ?? {}));
 };
 
+/** Why WebGPU is missing, in the browser's own terms (wgpu's error says it less plainly). */
+async function whyNoWebGpu() {
+  if (!self.navigator.gpu) return 'this browser does not expose WebGPU to workers (navigator.gpu is missing)';
+  try {
+    if (!(await self.navigator.gpu.requestAdapter())) return 'the browser offered no WebGPU adapter (GPU blocklisted or WebGPU disabled)';
+  } catch (e) {
+    return `requesting a WebGPU adapter failed (${e.message})`;
+  }
+  return 'the WebGPU device could not be initialised';
+}
+
 async function jsAdapterInfo() {
   // What the browser itself says about its WebGPU adapter (wgpu's own report can be empty).
   if (!self.navigator.gpu) return null;
@@ -59,6 +70,7 @@ async function handle(id, method, args) {
       case 'create': {
         result = await core.createSession(args.url);
         if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
+        else if (result.note) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         break;
       }
       case 'step': {

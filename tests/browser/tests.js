@@ -180,19 +180,23 @@ test('a bad edit is reported and the runs on the page stay', async (ctx) => {
   await page.close();
 });
 
-test('a shared URL replays bit-identical metrics', async (ctx) => {
-  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu&seed=11`);
-  await step(page, 4);
-  const original = await metrics(page);
-  const url = await page.evaluate(() => window.playground.shareUrl());
-  assert.match(url, /run=4/);
-  await page.close();
-  const replay = await ctx.browser.newPage();
-  await replay.goto(url);
-  await replay.waitForFunction(() => window.playground?.status().steps >= 4, null, { timeout: LOAD_MS });
-  assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(original));
-  await replay.close();
-});
+for (const [backend, updates] of [['cpu', 4], ['webgpu', 2]]) {
+  test(`${backend}: a shared URL replays bit-identical metrics`, async (ctx) => {
+    const { page } = await open(ctx, `#${TINY.cartpole}&backend=${backend}&seed=11`);
+    assert.equal((await status(page)).backend, backend);
+    await step(page, updates);
+    const original = await metrics(page);
+    const url = await page.evaluate(() => window.playground.shareUrl());
+    assert.match(url, new RegExp(`run=${updates}`));
+    await page.close();
+    const replay = await ctx.browser.newPage();
+    await replay.goto(url);
+    await replay.waitForFunction((n) => window.playground?.status().steps >= n, updates, { timeout: LOAD_MS });
+    assert.equal((await status(replay)).backend, backend);
+    assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(original));
+    await replay.close();
+  });
+}
 
 test('a URL with markup in its values shows errors and runs no script', async (ctx) => {
   const hash =

@@ -79,8 +79,10 @@ impl ParamValue for f64 {
         parse_number(text)
     }
     fn render(&self) -> String {
-        // Shortest text that parses back to the same f64 (Rust's `Display` guarantees it).
-        format!("{self}")
+        // The shortest text that parses back to the same f64 (both of Rust's forms guarantee the
+        // round trip): `3e-4` rather than `0.0003`, `0.2` rather than `2e-1`.
+        let (plain, scientific) = (format!("{self}"), format!("{self:e}"));
+        if scientific.len() < plain.len() { scientific } else { plain }
     }
     fn kind(range: Option<(f64, f64)>) -> ParamKind {
         let (min, max) = range.unwrap_or((f64::MIN, f64::MAX));

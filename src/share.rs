@@ -165,7 +165,8 @@ pub fn keys_markdown() -> String {
     let mut s = String::from("| key | default (CartPole-v1) | allowed | meaning |\n|---|---|---|---|\n");
     for spec in ExperimentConfig::specs() {
         let allowed = match &spec.kind {
-            ParamKind::Int { min, max } | ParamKind::Float { min, max } => format!("{min} … {max}"),
+            ParamKind::Int { min, max } => format!("{min} … {max}"),
+            ParamKind::Float { min, max } => format!("{} … {}", min.render(), max.render()),
             ParamKind::Bool => "true, false".into(),
             ParamKind::Choice { options } => options.join(", "),
         };
@@ -189,7 +190,7 @@ mod tests {
         c.set("grpo.num_generations", "16").unwrap();
         c.set("ppo.learning_rate", "3e-4").unwrap();
         let f = to_fragment(&c, &[("run", "40")]);
-        assert_eq!(f, "env=Pendulum-v1&seed=3&ppo.learning_rate=0.0003&grpo.num_generations=16&run=40");
+        assert_eq!(f, "env=Pendulum-v1&seed=3&ppo.learning_rate=3e-4&grpo.num_generations=16&run=40");
         let p = parse(&format!("#{f}"));
         assert_eq!(p.problems, vec![]);
         assert_eq!(p.config, c);

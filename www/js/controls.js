@@ -41,7 +41,8 @@ export class Controls {
     } else {
       input = document.createElement('input');
       input.type = 'text';
-      input.inputMode = spec.type === 'int' ? 'numeric' : 'decimal';
+      // Floats may be written `3e-4`: a decimal keypad has no `e`.
+      if (spec.type === 'int') input.inputMode = 'numeric';
       input.spellcheck = false;
     }
     input.name = spec.key;

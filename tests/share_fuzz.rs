@@ -3,7 +3,7 @@
 
 use playground::config::{ExperimentConfig, ParamKind};
 use playground::env::EnvId;
-use playground::share::{Replay, parse, to_fragment};
+use playground::share::{MAX_URL_LEN, Replay, parse, to_fragment};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -159,23 +159,79 @@ fn config() -> impl Strategy<Value = ExperimentConfig> {
     )
 }
 
-/// The longest fragment the round trip produced (printed when the suite ends).
-static LONGEST_FRAGMENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+#[test]
+fn valid_configs_round_trip_through_a_url() {
+    let mut runner = TestRunner::new(Config { cases: 5_000, failure_persistence: None, ..Config::default() });
+    let longest = std::cell::Cell::new(0usize);
+    runner
+        .run(&(config(), 0u64..1000), |(c, updates)| {
+            let fragment = to_fragment(&c, &[("run", &updates.to_string())]);
+            // Random floats carry 17 significant digits: such a URL can pass 1 KiB (1114 bytes
+            // at worst, see below) but never the limit; URLs of typed values stay under 1 KiB.
+            prop_assert!(fragment.len() < MAX_URL_LEN, "{} bytes: {fragment}", fragment.len());
+            longest.set(longest.get().max(fragment.len()));
+            let parsed = parse(&format!("#{fragment}"));
+            prop_assert_eq!(parsed.problems, vec![]);
+            prop_assert_eq!(parsed.replay, Some(Replay::Updates(updates)));
+            prop_assert_eq!(parsed.config, c);
+            Ok(())
+        })
+        .unwrap();
+    println!("5000 random valid configs round-tripped; longest fragment {} bytes", longest.get());
+}
 
-proptest! {
-    #![proptest_config(Config { cases: 5_000, failure_persistence: None, ..Config::default() })]
-
-    #[test]
-    fn valid_configs_round_trip_through_a_url(c in config(), updates in 0u64..1000) {
-        let fragment = to_fragment(&c, &[("run", &updates.to_string())]);
-        prop_assert!(fragment.len() < 1024, "{} bytes: {fragment}", fragment.len());
-        let longest = LONGEST_FRAGMENT.fetch_max(fragment.len(), std::sync::atomic::Ordering::Relaxed).max(fragment.len());
-        if longest == fragment.len() {
-            println!("longest shared URL fragment so far: {longest} bytes");
+/// The longest text a key's value can take: the largest integer, the longest option, or a float
+/// with one of `mantissas` at whichever decade of its range writes longest (down to subnormals'
+/// decades for ranges that start at 0).
+fn longest_value(c: &ExperimentConfig, key: &str, kind: &ParamKind, mantissas: &[&str]) -> String {
+    let candidates: Vec<String> = match kind {
+        ParamKind::Int { max, .. } => vec![(*max as u64).to_string()],
+        ParamKind::Float { min, max } => {
+            let low = if *min > 0.0 { min.log10().floor() as i32 } else { -308 };
+            (low..=max.log10().ceil() as i32)
+                .flat_map(|e| mantissas.iter().map(move |m| format!("{m}e{e}")))
+                .collect()
         }
-        let parsed = parse(&format!("#{fragment}"));
-        prop_assert_eq!(parsed.problems, vec![]);
-        prop_assert_eq!(parsed.replay, Some(Replay::Updates(updates)));
-        prop_assert_eq!(parsed.config, c);
+        ParamKind::Bool => vec!["false".into()],
+        ParamKind::Choice { options } => options.iter().map(|o| o.to_string()).collect(),
+    };
+    candidates
+        .into_iter()
+        .filter_map(|text| {
+            let mut c = c.clone();
+            c.set(key, &text).ok()?;
+            c.get(key)
+        })
+        .max_by_key(String::len)
+        .expect("every key has a valid value")
+}
+
+/// Every key away from its default at its longest, plus the page's own keys (`run`, `figure`):
+/// an upper bound on what Share or Embed writes (conflicts between keys are ignored, which only
+/// adds length).
+fn longest_fragment(mantissas: &[&str]) -> String {
+    let c = ExperimentConfig::default();
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for spec in ExperimentConfig::specs() {
+        out.append_pair(&spec.key, &longest_value(&c, &spec.key, &spec.kind, mantissas));
     }
+    out.append_pair("run", "10000000"); // updates: at most one per env step
+    out.append_pair("figure", "completions");
+    out.finish()
+}
+
+#[test]
+fn every_url_the_page_writes_can_be_opened_and_a_typed_one_stays_under_1_kib() {
+    // Floats at full precision (17 significant digits, as random or computed values have).
+    let worst = longest_fragment(&["1.2345678901234567", "1.0000000000000002", "9.876543210987654"]);
+    // Floats as a person types them: three significant digits.
+    let typed = longest_fragment(&["1.25", "9.75"]);
+    println!(
+        "longest possible shared URL fragment: {} bytes at full precision, {} bytes as typed",
+        worst.len(),
+        typed.len()
+    );
+    assert!(worst.len() < MAX_URL_LEN, "{} bytes: {worst}", worst.len());
+    assert!(!parse(&format!("#{worst}")).problems.iter().any(|p| p.key == "(url)"), "refused as too long");
+    assert!(typed.len() < 1024, "{} bytes: {typed}", typed.len());
 }

@@ -89,6 +89,16 @@ for (const backend of ['webgpu', 'cpu']) {
   }
 }
 
+test('chart tick labels keep close values apart and write each tick exactly', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  const labels = await page.evaluate(async () => {
+    const { tickLabels } = await import('./js/charts.js');
+    return [[0.00095, 0.001, 0.00105], [-0.5, -0.25, 0], [0, 20, 40], [1e-7, 2e-7], [0.1 + 0.2, 0.4]].map(tickLabels);
+  });
+  assert.deepEqual(labels, [['0.00095', '0.001', '0.00105'], ['-0.5', '-0.25', '0'], ['0', '20', '40'], ['1e-7', '2e-7'], ['0.3', '0.4']]);
+  await page.close();
+});
+
 test('heatmaps draw padded cells of ragged groups distinctly', async (ctx) => {
   const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu&grpo.num_generations=8&grpo.max_completion_length=0`);
   await step(page, 1);

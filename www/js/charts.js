@@ -4,7 +4,8 @@ import uPlot from '../vendor/uPlot.esm.js';
 
 export const COLORS = { ppo: '#e8710a', grpo: '#1a73e8' };
 
-/** Diagnostics drawn per update: metric name, title, and which algorithms log it. */
+/** Diagnostics drawn per update: metric name, title (saying which algorithm logs it when only one
+ *  does), and a fixed y range where the metric has one. */
 export const LOSS_METRICS = [
   ['policy_loss', 'policy loss'],
   ['value_loss', 'value loss (PPO)'],
@@ -15,18 +16,37 @@ export const LOSS_METRICS = [
   ['grad_norm', 'grad norm (before clipping)'],
   ['explained_variance', 'explained variance (PPO)'],
   ['reward_std', 'group reward std (GRPO)'],
-  ['zero_std_fraction', 'zero-std groups (GRPO)'],
+  ['zero_std_fraction', 'zero-std groups (GRPO)', [0, 1]],
   ['mean_valid_length', 'mean trajectory length (GRPO)'],
   ['learning_rate', 'learning rate'],
 ];
 
-function chart(el, title, xLabel, height, legend = true) {
+/** Tick labels with as few significant digits as write each tick exactly, to within a
+ *  thousandth of the step between ticks (uPlot's default rounds a learning rate annealing
+ *  from 1e-3 to three labels that all read 0.001). */
+export function tickLabels(splits) {
+  const step = Math.min(...splits.slice(1).map((v, i) => Math.abs(v - splits[i])));
+  const tolerance = Number.isFinite(step) && step > 0 ? step * 1e-3 : Math.abs(splits[0] ?? 0) * 1e-9;
+  for (let digits = 1; digits <= 15; digits++) {
+    const values = splits.map((v) => Number(v.toPrecision(digits)));
+    if (values.every((v, i) => Math.abs(v - splits[i]) <= tolerance)) return values.map(String);
+  }
+  return splits.map(String);
+}
+
+/** Room for the y axis's widest tick label (uPlot asks again whenever the labels change). */
+function labelWidth(u, values) {
+  const longest = Math.max(3, ...(values ?? []).map((v) => String(v).length));
+  return 24 + 8 * longest;
+}
+
+function chart(el, title, xLabel, height, legend = true, yRange = null) {
   const opts = {
     title,
     width: Math.max(200, el.clientWidth),
     height,
-    scales: { x: { time: false } },
-    axes: [{ label: xLabel, size: 36, labelSize: 18 }, { size: 56 }],
+    scales: { x: { time: false }, ...(yRange && { y: { range: yRange } }) },
+    axes: [{ label: xLabel, size: 36, labelSize: 18 }, { size: labelWidth, values: (u, splits) => tickLabels(splits) }],
     series: [
       { label: xLabel },
       { label: 'PPO', stroke: COLORS.ppo, width: 1.6, spanGaps: true, points: { show: false } },
@@ -63,11 +83,11 @@ export class Charts {
     this.steps = chart(root.getElementById('chart-steps'), 'return vs environment steps', 'env steps', 240);
     this.wall = chart(root.getElementById('chart-wall'), 'return vs wall time', 'seconds', 240);
     const grid = root.getElementById('loss-charts');
-    this.losses = LOSS_METRICS.map(([key, title]) => {
+    this.losses = LOSS_METRICS.map(([key, title, yRange]) => {
       const cell = document.createElement('div');
       cell.className = 'chart small';
       grid.append(cell);
-      return [key, chart(cell, title, 'update', 150, false)];
+      return [key, chart(cell, title, 'update', 150, false, yRange)];
     });
   }
 

@@ -1,5 +1,6 @@
 //! PPO and GRPO side by side on one environment, advanced one update at a time: the state
-//! machine behind the page's Step / Run / Reset and the CLI's `compare`.
+//! machine behind the page's Step / Run / Reset. Its [`Track`] (one algorithm's history, budget
+//! and failure) also drives the CLI's `train` and `compare`.
 
 use burn::prelude::*;
 use serde::Serialize;

@@ -157,15 +157,18 @@ pub async fn create_session(url: String) -> Result<JsValue, JsError> {
             WORKER.with_borrow(|w| w.webgpu.clone())
         }
     };
-    let (learner, backend, adapter, note) = match webgpu {
-        Some(WebGpu { device: Some(device), adapter, .. }) => (device, "webgpu", adapter, None),
-        Some(WebGpu { error, .. }) => (
-            Device::flex().autodiff(),
-            "cpu",
-            "flex (WebAssembly SIMD128)".to_string(),
-            Some(error.unwrap_or_else(|| "WebGPU unavailable".into())),
-        ),
-        None => (Device::flex().autodiff(), "cpu", "flex (WebAssembly SIMD128)".to_string(), None),
+    let cpu = || {
+        let adapter = if cfg!(target_feature = "simd128") {
+            "flex (WebAssembly SIMD128)"
+        } else {
+            "flex (WebAssembly)"
+        };
+        (Device::flex().autodiff(), "cpu", adapter.to_string())
+    };
+    let ((learner, backend, adapter), note) = match webgpu {
+        Some(WebGpu { device: Some(device), adapter, .. }) => ((device, "webgpu", adapter), None),
+        Some(WebGpu { error, .. }) => (cpu(), Some(error.unwrap_or_else(|| "WebGPU unavailable".into()))),
+        None => (cpu(), None),
     };
     let fragment = share::to_fragment(&config, &[]);
     // Rollouts act on a CPU copy of the weights: one tiny forward per env step is faster on

@@ -191,9 +191,9 @@ function onEvent(name, data) {
 async function reset(fragment, { fromUrl = false } = {}) {
   await pause();
   const parsed = await bridge.call('parseUrl', { url: fragment });
-  controls.markProblems(parsed.problems);
   if (parsed.problems.length && !fromUrl) {
     // An edit that does not validate leaves the current runs untouched.
+    controls.markProblems(parsed.problems);
     showProblems('Not applied: fix these settings first (the current runs are unchanged)', parsed.problems);
     return parsed;
   }
@@ -234,25 +234,28 @@ async function step(n = 1) {
   }
 }
 
-async function run() {
-  if (state.running || state.session === null || state.done) return;
+/** The run in progress: resolves once it has stopped (budget spent, paused or failed). */
+let runStopped = Promise.resolve();
+
+function run() {
+  if (state.running || state.session === null || state.done) return runStopped;
   state.running = true;
   render();
-  try {
-    await bridge.call('run', { session: state.session, snapshots: true });
-  } catch (e) {
-    fail(e.message);
-  } finally {
-    state.running = false;
-    render();
-  }
+  runStopped = bridge
+    .call('run', { session: state.session, snapshots: true })
+    .catch((e) => fail(e.message))
+    .finally(() => {
+      state.running = false;
+      render();
+    });
+  return runStopped;
 }
 
 async function pause() {
   if (!state.running) return;
   await bridge.call('pause');
-  // The run request resolves after the update in flight; wait for it.
-  while (state.running) await new Promise((r) => setTimeout(r, 10));
+  // The run request resolves after the update in flight.
+  await runStopped;
 }
 
 function shareUrl() {

@@ -38,14 +38,14 @@ pub struct RewardScaler {
 }
 
 impl RewardScaler {
-    /// Scale one reward; `terminated` restarts the discounted return (Gymnasium 1.x resets it
-    /// on termination only).
+    /// Scale one reward, in Gymnasium 1.x's order: `G ← γ·G·(1 − terminated) + r`, where
+    /// `terminated` is this step's flag (so the terminal step's `G` is its reward alone and the
+    /// next episode's first step still sees it discounted; truncation does not restart `G`),
+    /// then the running variance takes `G`, and `r / √(var + 1e-8)` is clipped to ±10.
     pub fn scale(&mut self, reward: f64, terminated: bool, gamma: f64) -> f64 {
-        self.discounted = self.discounted * gamma + reward;
+        let keep = if terminated { 0.0 } else { 1.0 };
+        self.discounted = self.discounted * gamma * keep + reward;
         self.stats.update(self.discounted);
-        if terminated {
-            self.discounted = 0.0;
-        }
         (reward / (self.stats.var + 1e-8).sqrt()).clamp(-10.0, 10.0)
     }
 }
@@ -65,6 +65,23 @@ mod tests {
         // The 1e-4 prior count (mean 0, var 1) shifts the result by about that much.
         assert!((rms.mean - mean).abs() < 1e-3, "{} vs {mean}", rms.mean);
         assert!((rms.var - var).abs() < 1e-2, "{} vs {var}", rms.var);
+    }
+
+    /// Gymnasium 1.4's `NormalizeReward` then CleanRL's ±10 clip, computed by hand (the
+    /// running-variance update written out in Python floats) for γ = 0.5 and rewards
+    /// 1, 2, 3 (terminated), 4: the returns it tracks are 1, 2.5, 3 (not 4.25: the terminal
+    /// step starts afresh) and 5.5 (not 4: the next episode still sees it).
+    #[test]
+    fn the_order_at_a_termination_is_gymnasiums() {
+        let mut s = RewardScaler::default();
+        let steps = [(1.0, false), (2.0, false), (3.0, true), (4.0, false)];
+        let expected = [(1.0, 10.0), (2.5, 2.6662519637921394), (3.0, 3.5296854487502594), (5.5, 2.4687669002835317)];
+        for ((reward, terminated), (discounted, scaled)) in steps.into_iter().zip(expected) {
+            let out = s.scale(reward, terminated, 0.5);
+            assert_eq!(s.discounted, discounted);
+            assert!((out - scaled).abs() < 1e-12, "{out} vs {scaled}");
+        }
+        assert!((s.stats.var - 2.6251843647660222).abs() < 1e-12);
     }
 
     #[test]

@@ -130,7 +130,7 @@ pub fn aggregate(
     batch_valid_steps: usize,
 ) -> Tensor<1> {
     let [_, g] = per_step.dims();
-    let masked = per_step * mask.clone();
+    let masked = zero_padding(per_step, &mask);
     match loss_type {
         LossType::Grpo => (masked.sum_dim(0) / mask.sum_dim(0).clamp_min(1.0)).mean(),
         LossType::Bnpo => masked.sum() / mask.sum().clamp_min(1.0),
@@ -139,9 +139,15 @@ pub fn aggregate(
     }
 }
 
+/// `x` with exactly 0 in padded cells, and no gradient from them, whatever `x` holds there
+/// (a product with the mask would turn an infinity into NaN).
+fn zero_padding(x: Tensor<2>, mask: &Tensor<2>) -> Tensor<2> {
+    x.mask_fill(mask.clone().equal_elem(0.0), 0.0)
+}
+
 /// Mean over valid cells.
 fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
-    (x * mask.clone()).sum() / mask.sum().clamp_min(1.0)
+    zero_padding(x, &mask).sum() / mask.sum().clamp_min(1.0)
 }
 
 /// A minibatch of whole trajectories, `(T, G_mb, ...)`, on the learner's device.
@@ -184,15 +190,18 @@ pub fn grpo_loss<P: StochasticPolicy>(
         mb.observations.reshape([steps * g, obs_dim]),
         mb.actions.reshape([steps * g, width]),
     );
-    let log_probs = log_probs.reshape([steps, g]);
-    let log_ratio = log_probs.clone() - mb.log_probs;
-    let (mut per_step, ratio) =
-        learner::clipped_surrogate(log_ratio.clone(), mb.advantages, c.epsilon, c.epsilon_high);
+    // Padded cells hold a zero observation and action, and the policy may give them any
+    // log-prob: every log-prob is zeroed there before an exponent, so the ratio is 1 and the KL
+    // 0 in padding, which then contributes exactly nothing and no gradient.
     let mask = mb.mask;
     let plain_mask = mask.clone().inner();
+    let log_probs = zero_padding(log_probs.reshape([steps, g]), &mask);
+    let log_ratio = log_probs.clone() - zero_padding(mb.log_probs, &mask);
+    let (mut per_step, ratio) =
+        learner::clipped_surrogate(log_ratio.clone(), mb.advantages, c.epsilon, c.epsilon_high);
     let kl = match mb.ref_log_probs {
         Some(ref_log_probs) => {
-            let kl = kl_k3(log_probs, ref_log_probs);
+            let kl = kl_k3(log_probs, zero_padding(ref_log_probs, &mask));
             per_step = per_step + kl.clone() * c.beta;
             masked_mean(kl.inner(), plain_mask.clone())
         }
@@ -374,8 +383,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         });
         let batch_valid_steps = padded.valid_steps();
 
-        let mut sums: Option<Tensor<1>> = None;
-        let mut opt_steps = 0usize;
+        let mut step_stats = learner::StepStats::default();
         let mut last_ratio_reads = Vec::new();
         for iteration in 0..c.num_iterations {
             for mb in learner::minibatches(g, c.num_minibatches, &mut self.rng) {
@@ -397,27 +405,26 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
                 );
                 let (policy, grad_norm) = self.optimizer.step(self.policy.clone(), l.loss.clone(), lr);
                 self.policy = policy;
-                opt_steps += 1;
-                let stats = Tensor::cat(
-                    vec![l.loss.inner(), l.entropy, l.approx_kl, l.clip_fraction, grad_norm.inner(), l.kl],
-                    0,
-                );
-                sums = Some(match sums {
-                    Some(s) => s + stats,
-                    None => stats,
-                });
+                step_stats.add([
+                    ("loss", l.loss.inner()),
+                    ("entropy", l.entropy),
+                    ("approx_kl", l.approx_kl),
+                    ("clip_fraction", l.clip_fraction),
+                    ("grad_norm", grad_norm.inner()),
+                    ("kl", l.kl),
+                ]);
                 if iteration + 1 == c.num_iterations {
                     last_ratio_reads.push((mb, l.ratio));
                 }
             }
         }
         let mut reads = Reads::new();
-        reads.push(sums.expect("at least one step") / opt_steps as f64);
+        reads.push(step_stats.means());
         for (_, ratio) in &last_ratio_reads {
             reads.push(ratio.clone());
         }
         let mut read = reads.execute().await?.into_iter();
-        let means = read.next().expect("stats were queued");
+        let means = step_stats.named(read.next().expect("stats were queued"));
         // Reassemble the last pass's ratios into one (T, G) matrix.
         let mut ratios = vec![0f32; steps * g];
         for ((mb, _), values) in last_ratio_reads.iter().zip(read) {
@@ -445,13 +452,13 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             mean_return: mean(returns.iter().copied()),
             episodes: trajectories.len(),
             learning_rate: lr,
-            policy_loss: means[0] as f64,
-            entropy: means[1] as f64,
-            approx_kl: means[2] as f64,
-            clip_fraction: means[3] as f64,
-            grad_norm: means[4] as f64,
+            policy_loss: means["loss"] as f64,
+            entropy: means["entropy"] as f64,
+            approx_kl: means["approx_kl"] as f64,
+            clip_fraction: means["clip_fraction"] as f64,
+            grad_norm: means["grad_norm"] as f64,
             // Logged only when the penalty is on (TRL does the same).
-            kl: (c.beta > 0.0).then_some(means[5] as f64),
+            kl: (c.beta > 0.0).then_some(means["kl"] as f64),
             reward_mean: mean(returns.iter().copied()),
             reward_std: mean(stats.return_std.iter().copied()),
             zero_std_fraction: Some(stats.zero_std_groups as f64 / groups as f64),

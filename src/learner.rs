@@ -95,6 +95,55 @@ fn clip_grad_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: 
     norm
 }
 
+/// Named scalars logged at each optimiser step, summed on the device and read back once per
+/// update as means. They are read by name, so two curves can never swap places.
+#[derive(Default)]
+pub struct StepStats {
+    names: Vec<&'static str>,
+    sum: Option<Tensor<1>>,
+    steps: usize,
+}
+
+impl StepStats {
+    /// One step's scalars (each a `[1]` tensor); every step names the same ones in one order.
+    pub fn add<const N: usize>(&mut self, scalars: [(&'static str, Tensor<1>); N]) {
+        let (names, values): (Vec<_>, Vec<_>) = scalars.into_iter().unzip();
+        if self.steps == 0 {
+            self.names = names;
+        } else {
+            assert_eq!(self.names, names, "every step logs the same scalars");
+        }
+        let values = Tensor::cat(values, 0);
+        self.sum = Some(match self.sum.take() {
+            Some(s) => s + values,
+            None => values,
+        });
+        self.steps += 1;
+    }
+
+    /// The means over the steps so far, on the device: queue them with the update's reads.
+    pub fn means(&self) -> Tensor<1> {
+        self.sum.clone().expect("at least one step") / self.steps as f64
+    }
+
+    /// The means read back (`values`, from [`StepStats::means`]), by name.
+    pub fn named(&self, values: Vec<f32>) -> Means {
+        assert_eq!(values.len(), self.names.len());
+        Means(self.names.iter().copied().zip(values).collect())
+    }
+}
+
+/// Per-update means of named scalars; `means["grad_norm"]`.
+pub struct Means(Vec<(&'static str, f32)>);
+
+impl std::ops::Index<&str> for Means {
+    type Output = f32;
+    fn index(&self, name: &str) -> &f32 {
+        let found = self.0.iter().find(|(n, _)| *n == name);
+        &found.unwrap_or_else(|| panic!("no statistic named {name}")).1
+    }
+}
+
 /// A random split of `0..n` into `k` minibatches of near-equal size (CleanRL shuffles
 /// `b_inds` each epoch; its minibatches are equal because it requires `k | n`).
 pub fn minibatches(n: usize, k: usize, rng: &mut Rng) -> Vec<Vec<usize>> {

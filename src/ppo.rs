@@ -232,8 +232,7 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
         let b_values = host::vector(rollout.values.clone(), d);
 
         // Optimise the policy and the value network.
-        let mut sums: Option<Tensor<1>> = None;
-        let mut steps = 0usize;
+        let mut stats = learner::StepStats::default();
         'epochs: for _ in 0..c.update_epochs {
             let mut last_kl = None;
             for mb in learner::minibatches(b, c.num_minibatches, &mut self.rng) {
@@ -253,23 +252,15 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
                 );
                 let (agent, grad_norm) = self.optimizer.step(self.agent.clone(), l.loss, lr);
                 self.agent = agent;
-                steps += 1;
                 last_kl = Some(l.approx_kl.clone());
-                let stats = Tensor::cat(
-                    vec![
-                        l.policy_loss,
-                        l.value_loss,
-                        l.entropy,
-                        l.approx_kl,
-                        l.clip_fraction,
-                        grad_norm.inner(),
-                    ],
-                    0,
-                );
-                sums = Some(match sums {
-                    Some(s) => s + stats,
-                    None => stats,
-                });
+                stats.add([
+                    ("policy_loss", l.policy_loss),
+                    ("value_loss", l.value_loss),
+                    ("entropy", l.entropy),
+                    ("approx_kl", l.approx_kl),
+                    ("clip_fraction", l.clip_fraction),
+                    ("grad_norm", grad_norm.inner()),
+                ]);
             }
             if c.target_kl > 0.0 {
                 let kl = host::read(last_kl.expect("at least one minibatch")).await?[0];
@@ -279,8 +270,8 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
             }
         }
         let mut reads = Reads::new();
-        reads.push(sums.expect("at least one step") / steps as f64);
-        let stats = reads.execute().await?.remove(0);
+        reads.push(stats.means());
+        let means = stats.named(reads.execute().await?.remove(0));
         let t3 = Instant::now();
 
         self.updates += 1;
@@ -294,12 +285,12 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
             mean_return: mean(episodes.iter().map(|e| e.episode_return)),
             episodes: episodes.len(),
             learning_rate: lr,
-            policy_loss: stats[0] as f64,
-            value_loss: Some(stats[1] as f64),
-            entropy: stats[2] as f64,
-            approx_kl: stats[3] as f64,
-            clip_fraction: stats[4] as f64,
-            grad_norm: stats[5] as f64,
+            policy_loss: means["policy_loss"] as f64,
+            value_loss: Some(means["value_loss"] as f64),
+            entropy: means["entropy"] as f64,
+            approx_kl: means["approx_kl"] as f64,
+            clip_fraction: means["clip_fraction"] as f64,
+            grad_norm: means["grad_norm"] as f64,
             explained_variance: explained_variance(&rollout.values, &returns),
             sps: self.env_steps as f64 / wall_s,
             rollout_s: (t1 - t0).as_secs_f64(),

@@ -83,16 +83,20 @@ fn padded_cells_contribute_no_gradient() {
     for space in spaces() {
         let width = space.width();
         let mut rng = Rng::seed_from_u64(3);
-        let policy = Policy::new(d, &space, 8, 1, &device, &mut rng);
+        // No hidden layer: the logits are linear in the observation, so extreme padded
+        // observations give extreme log-probs (tanh would saturate them).
+        let policy = Policy::new(d, &space, 8, 0, &device, &mut rng);
         let valid_obs = random_obs(&mut rng, steps * g, d);
-        let grads_with_padding = |junk: f32| {
-            // Padded cells hold `junk` in every buffer; valid cells are the same in each call.
-            let fill = |values: Vec<f32>, k: usize| -> Vec<f32> {
+        // Padded cells hold `junk` in every buffer, observations `obs_junk` (actions stay valid
+        // indices); valid cells are the same in each call.
+        let grads_with_padding = |junk: f32, obs_junk: f32| {
+            let fill = |values: Vec<f32>, k: usize, junk: f32| -> Vec<f32> {
                 values.iter().enumerate().map(|(i, &v)| if mask[i / k] > 0.0 { v } else { junk }).collect()
             };
-            let obs = fill(valid_obs.clone(), d);
-            let actions = fill((0..steps * g * width).map(|i| (i % 2) as f32).collect(), width);
-            let cells = |v: Vec<f32>| host::matrix(fill(v, 1), steps, g, &device);
+            let obs = fill(valid_obs.clone(), d, obs_junk);
+            let action_junk = if space.is_discrete() { 1.0 } else { junk };
+            let actions = fill((0..steps * g * width).map(|i| (i % 2) as f32).collect(), width, action_junk);
+            let cells = |v: Vec<f32>| host::matrix(fill(v, 1, junk), steps, g, &device);
             let mb = GrpoMinibatch {
                 observations: host::matrix(obs, steps * g, d, &device).reshape([steps, g, d]),
                 actions: host::matrix(actions, steps * g, width, &device).reshape([steps, g, width]),
@@ -102,12 +106,24 @@ fn padded_cells_contribute_no_gradient() {
                 mask: host::matrix(mask.clone(), steps, g, &device),
             };
             let config = GrpoConfig { beta: 0.1, loss_type: LossType::Bnpo, ..GrpoConfig::default() };
+            if obs_junk.abs() > 1e3 {
+                // The policy's own log-prob on padded cells is extreme: exp(ref − logp) there
+                // overflows f32, which a product with the mask would turn into NaN.
+                let (lp, _) = policy.evaluate_actions(mb.observations.clone().reshape([steps * g, d]), mb.actions.clone().reshape([steps * g, width]));
+                let lp = pollster::block_on(host::read(lp.inner())).unwrap();
+                let extreme = (0..steps * g).filter(|&i| mask[i] == 0.0).map(|i| lp[i]).fold(0f32, f32::min);
+                assert!(extreme < -100.0, "{space:?}: padded log-probs are not extreme ({extreme})");
+            }
             let loss = grpo_loss(&policy, mb, &config, steps, 7).loss;
+            let value = pollster::block_on(host::read(loss.clone().inner())).unwrap()[0];
+            assert!(value.is_finite(), "{space:?}: loss {value} with padding {junk}, {obs_junk}");
             gradients(&policy, &loss.backward())
         };
-        let a = grads_with_padding(0.0);
-        let b = grads_with_padding(1.0);
+        let a = grads_with_padding(0.0, 0.0);
         assert!(a.iter().flatten().any(|&x| x != 0.0), "the valid cells must produce a gradient");
-        assert_eq!(a, b, "{space:?}: changing padded cells changed the gradient");
+        for (junk, obs_junk) in [(1.0, 1.0), (-1e4, 1e5), (1e4, -1e5)] {
+            let b = grads_with_padding(junk, obs_junk);
+            assert_eq!(a, b, "{space:?}: padded cells ({junk}, {obs_junk}) changed the gradient");
+        }
     }
 }

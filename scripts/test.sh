@@ -9,9 +9,9 @@ echo "==> Rust tests"
 cargo test
 
 echo "==> building the page (release wasm)"
-trunk build --release
-ls -l dist/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'
-gzip -c dist/*.wasm | wc -c | awk '{ printf "%.1f MB gzipped\n", $1 / 1e6 }'
+scripts/build-site.sh
+ls -l dist/assets-*/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'
+gzip -c dist/assets-*/*.wasm | wc -c | awk '{ printf "%.1f MB gzipped\n", $1 / 1e6 }'
 
 echo "==> browser tests"
 node tests/browser/run.js dist

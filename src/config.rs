@@ -391,9 +391,18 @@ impl Default for ExperimentConfig {
 }
 
 impl ExperimentConfig {
-    /// Sensible defaults for an environment: CleanRL's for PPO, adjusted per env where a tuned
-    /// setting (RL Baselines3 Zoo) learns within the playground's budgets.
+    /// Today's defaults for an environment (this build's version of them, see
+    /// [`crate::versions`]).
     pub fn for_env(env: EnvId) -> Self {
+        crate::versions::defaults(env, crate::versions::CURRENT)
+    }
+
+    /// Version 1's defaults, frozen: shared links of version 1 resolve against these forever.
+    /// Later versions change defaults in [`crate::versions::VERSIONS`], never here.
+    ///
+    /// CleanRL's for PPO, adjusted per env where a tuned setting (RL Baselines3 Zoo) learns
+    /// within the playground's budgets.
+    pub fn base(env: EnvId) -> Self {
         let run = RunConfig { env, ..RunConfig::default() };
         let mut ppo = PpoConfig::default();
         let mut grpo = GrpoConfig::default();

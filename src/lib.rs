@@ -18,6 +18,7 @@ pub mod rollout;
 pub mod share;
 pub mod train;
 pub mod value;
+pub mod versions;
 
 /// The one seeded generator type of a run (env resets, action sampling, minibatch shuffles,
 /// weight initialisation).

@@ -1,7 +1,9 @@
 //! Experiments as URLs: `#env=CartPole-v1&seed=3&grpo.num_generations=16&run=40`.
 //!
-//! The fragment holds the environment, the seed, and every key whose value differs from that
-//! environment's default, so links stay short and hand-editable. Parsing never fails: each
+//! The fragment holds its format version `v`, the environment, the seed, and every key whose
+//! value differs from that environment's default *in that version* ([`crate::versions`]), so
+//! links stay short and hand-editable, and keep their meaning when later versions change the
+//! defaults. A link without `v` is version 1. Parsing never fails: each
 //! problem (unknown key, unparsable or out-of-range value, repeated key, impossible combination)
 //! is reported with what was used instead, and the rest of the URL still applies.
 
@@ -9,11 +11,13 @@ use serde::Serialize;
 
 use crate::config::{ExperimentConfig, ParamValue};
 use crate::env::EnvId;
+use crate::versions;
 
 /// The longest fragment accepted, in bytes (a shared link stays well under 1 kB in practice).
 pub const MAX_URL_LEN: usize = 2048;
 /// Keys a fragment may hold beyond the config's own.
-pub const PAGE_KEYS: [(&str, &str); 2] = [
+pub const PAGE_KEYS: [(&str, &str); 3] = [
+    ("v", "the link's version: its keys are read against that version's defaults (absent: 1)"),
     ("run", "updates to replay on opening (0: none, `all`: until the budget is spent)"),
     ("figure", "the one figure an embed shows: curves, losses, tensors or env"),
 ];
@@ -41,15 +45,27 @@ pub struct Problem {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Parsed {
     pub config: ExperimentConfig,
+    /// The version the link was made with (its `v`; 1 without one).
+    pub version: u32,
+    /// Set when the code has changed since that version: results may differ in detail.
+    pub notice: Option<String>,
     pub replay: Option<Replay>,
     pub figure: Option<String>,
     pub problems: Vec<Problem>,
 }
 
-/// Read a URL fragment or query (a leading `#` or `?` is skipped).
+/// Read a URL fragment or query (a leading `#` or `?` is skipped), or a whole link.
 pub fn parse(url: &str) -> Parsed {
+    parse_in(versions::VERSIONS, url)
+}
+
+/// [`parse`] on a page whose releases are `table` (tests use a table with later versions).
+pub fn parse_in(table: &[versions::Version], url: &str) -> Parsed {
+    let current = 1 + table.len() as u32;
     let mut problems = Vec::new();
-    let text = url.strip_prefix(['#', '?']).unwrap_or(url);
+    // A whole pasted link (`https://host/path/#v=1&env=…`) reads as its fragment.
+    let text = url.split_once('#').map_or(url, |(_, fragment)| fragment);
+    let text = text.strip_prefix('?').unwrap_or(text);
     let text = if text.len() > MAX_URL_LEN {
         problems.push(Problem {
             key: "(url)".into(),
@@ -77,7 +93,27 @@ pub fn parse(url: &str) -> Parsed {
         pairs.push((key, value));
     }
 
-    // The environment first: the other defaults depend on it.
+    // The version first: it says which defaults the link's keys are relative to. A version
+    // this page does not know is not guessed at.
+    // A link without one is version 1; an empty fragment names no experiment: today's defaults.
+    let version = match pairs.iter().find(|(k, _)| k == "v") {
+        None if pairs.is_empty() => current,
+        None => 1,
+        Some((_, v)) => match versions::parse_version_in(table, v) {
+            Ok(version) => version,
+            Err(message) => {
+                problems.push(Problem {
+                    key: "v".into(),
+                    message,
+                    used: Some("the default experiment".into()),
+                });
+                let config = versions::defaults_in(table, EnvId::CartPole, current);
+                return Parsed { config, version: current, notice: None, replay: None, figure: None, problems };
+            }
+        },
+    };
+
+    // The environment next: the other defaults depend on it.
     let default_env = EnvId::CartPole;
     let env = match pairs.iter().find(|(k, _)| k == "env") {
         None => default_env,
@@ -86,11 +122,11 @@ pub fn parse(url: &str) -> Parsed {
             default_env
         }),
     };
-    let defaults = ExperimentConfig::for_env(env);
+    let defaults = versions::defaults_in(table, env, version);
     let mut config = defaults.clone();
     let mut replay = None;
     let mut figure = None;
-    for (key, value) in pairs.iter().filter(|(k, _)| k != "env") {
+    for (key, value) in pairs.iter().filter(|(k, _)| k != "env" && k != "v") {
         match key.as_str() {
             "run" => match parse_replay(value) {
                 Ok(r) => replay = Some(r),
@@ -122,7 +158,7 @@ pub fn parse(url: &str) -> Parsed {
             used: Some(conflict.fix),
         });
     }
-    Parsed { config, replay, figure, problems }
+    Parsed { config, version, notice: versions::notice_in(table, version), replay, figure, problems }
 }
 
 fn parse_replay(value: &str) -> Result<Replay, String> {
@@ -136,11 +172,19 @@ fn parse_replay(value: &str) -> Result<Replay, String> {
     }
 }
 
-/// The fragment (without `#`) for a config: `env`, `seed`, then every key that differs from
-/// the env's defaults, in declaration order; `extra` pairs (e.g. `run`) go last.
+/// The fragment (without `#`) for a config: this build's version `v`, `env`, `seed`, then every
+/// key that differs from the env's defaults, in declaration order; `extra` pairs (e.g. `run`)
+/// go last.
 pub fn to_fragment(config: &ExperimentConfig, extra: &[(&str, &str)]) -> String {
-    let defaults = ExperimentConfig::for_env(config.run.env);
+    to_fragment_in(versions::VERSIONS, config, extra)
+}
+
+/// [`to_fragment`] as the release `table`'s newest version writes it.
+pub fn to_fragment_in(table: &[versions::Version], config: &ExperimentConfig, extra: &[(&str, &str)]) -> String {
+    let current = 1 + table.len() as u32;
+    let defaults = versions::defaults_in(table, config.run.env, current);
     let mut out = form_urlencoded::Serializer::new(String::new());
+    out.append_pair("v", &current.to_string());
     out.append_pair("env", config.run.env.name());
     out.append_pair("seed", &config.run.seed.to_string());
     for spec in ExperimentConfig::specs() {
@@ -190,9 +234,11 @@ mod tests {
         c.set("grpo.num_generations", "16").unwrap();
         c.set("ppo.learning_rate", "3e-4").unwrap();
         let f = to_fragment(&c, &[("run", "40")]);
-        assert_eq!(f, "env=Pendulum-v1&seed=3&ppo.learning_rate=3e-4&grpo.num_generations=16&run=40");
+        let v = versions::CURRENT;
+        assert_eq!(f, format!("v={v}&env=Pendulum-v1&seed=3&ppo.learning_rate=3e-4&grpo.num_generations=16&run=40"));
         let p = parse(&format!("#{f}"));
         assert_eq!(p.problems, vec![]);
+        assert_eq!((p.version, p.notice), (versions::CURRENT, None));
         assert_eq!(p.config, c);
         assert_eq!(p.replay, Some(Replay::Updates(40)));
     }
@@ -226,5 +272,31 @@ mod tests {
         let p = parse(&format!("seed=5&x={}", "a".repeat(MAX_URL_LEN)));
         assert_eq!(p.config, ExperimentConfig::default());
         assert_eq!(p.problems.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_or_unknown_version_is_refused_with_a_message_not_guessed() {
+        let newer = versions::CURRENT + 1;
+        for v in [newer.to_string(), "0".into(), "abc".into(), "1.5".into(), "-1".into()] {
+            let p = parse(&format!("v={v}&env=Pendulum-v1&seed=9&ppo.gamma=0.5"));
+            assert_eq!(p.problems.len(), 1, "v={v}: {:?}", p.problems);
+            assert_eq!(p.problems[0].key, "v");
+            assert_eq!(p.config, ExperimentConfig::default(), "v={v}: nothing of the link is used");
+        }
+        let p = parse(&format!("v={newer}"));
+        assert!(p.problems[0].message.contains("newer than this page"), "{}", p.problems[0].message);
+    }
+
+    #[test]
+    fn a_link_without_a_version_is_version_1() {
+        let p = parse("env=Acrobot-v1&seed=4");
+        assert_eq!(p.version, 1);
+        assert_eq!(p.config.run.seed, 4);
+        assert_eq!(p.problems, vec![]);
     }
 }

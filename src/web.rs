@@ -90,6 +90,8 @@ struct Description {
     figures: Vec<&'static str>,
     envs: Vec<EnvDescription>,
     max_url_len: usize,
+    /// The version links are written in, and the commit of this build.
+    build: crate::versions::Build,
 }
 
 /// Every config key with its doc and range, and every environment's defaults: the page builds
@@ -115,6 +117,7 @@ pub fn describe() -> Result<JsValue, JsError> {
         figures: share::FIGURES.to_vec(),
         envs,
         max_url_len: share::MAX_URL_LEN,
+        build: crate::versions::BUILD,
     })
 }
 

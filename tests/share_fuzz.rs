@@ -9,7 +9,7 @@ use proptest::test_runner::{Config, TestRunner};
 
 fn keys() -> Vec<String> {
     let mut keys: Vec<String> = ExperimentConfig::specs().into_iter().map(|s| s.key).collect();
-    keys.extend(["run", "figure", "env"].map(String::from));
+    keys.extend(["run", "figure", "env", "v"].map(String::from));
     keys
 }
 
@@ -56,6 +56,10 @@ fn value() -> impl Strategy<Value = String> {
             "dr_grpo",
             "process",
             "webgpu",
+            "1",
+            "2",
+            "3",
+            "99",
         ])
         .prop_map(String::from),
         "\\PC{0,16}",
@@ -166,7 +170,7 @@ fn valid_configs_round_trip_through_a_url() {
     runner
         .run(&(config(), 0u64..1000), |(c, updates)| {
             let fragment = to_fragment(&c, &[("run", &updates.to_string())]);
-            // Random floats carry 17 significant digits: such a URL can pass 1 KiB (1114 bytes
+            // Random floats carry 17 significant digits: such a URL can pass 1 KiB (1118 bytes
             // at worst, see below) but never the limit; URLs of typed values stay under 1 KiB.
             prop_assert!(fragment.len() < MAX_URL_LEN, "{} bytes: {fragment}", fragment.len());
             longest.set(longest.get().max(fragment.len()));
@@ -206,12 +210,13 @@ fn longest_value(c: &ExperimentConfig, key: &str, kind: &ParamKind, mantissas: &
         .expect("every key has a valid value")
 }
 
-/// Every key away from its default at its longest, plus the page's own keys (`run`, `figure`):
+/// Every key away from its default at its longest, plus the page's own keys (`v`, `run`, `figure`):
 /// an upper bound on what Share or Embed writes (conflicts between keys are ignored, which only
 /// adds length).
 fn longest_fragment(mantissas: &[&str]) -> String {
     let c = ExperimentConfig::default();
     let mut out = form_urlencoded::Serializer::new(String::new());
+    out.append_pair("v", &playground::versions::CURRENT.to_string());
     for spec in ExperimentConfig::specs() {
         out.append_pair(&spec.key, &longest_value(&c, &spec.key, &spec.kind, mantissas));
     }

@@ -145,6 +145,9 @@ mod cli {
                         parsed.problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect();
                     return Err(format!("the URL has problems:\n       {}", problems.join("\n       ")));
                 }
+                if let Some(notice) = &parsed.notice {
+                    eprintln!("note: the URL was {notice}");
+                }
                 parsed.config
             }
             None => ExperimentConfig::default(),
@@ -266,6 +269,16 @@ mod cli {
         }
     }
 
+    /// A JSON line with the version and commit that made it, so any figure can be traced.
+    fn stamped(mut line: serde_json::Value) -> serde_json::Value {
+        let build = playground::versions::BUILD;
+        if let Some(fields) = line.as_object_mut() {
+            fields.insert("version".into(), build.version.into());
+            fields.insert("commit".into(), build.commit.into());
+        }
+        line
+    }
+
     fn train(
         c: &ExperimentConfig,
         algo: Algo,
@@ -284,8 +297,8 @@ mod cli {
             go(
                 &mut |m| {
                     report(m);
-                    if let Err(e) = writeln!(sink, "{}", serde_json::to_string(m).expect("metrics serialise"))
-                    {
+                    let line = stamped(serde_json::to_value(m).expect("metrics serialise"));
+                    if let Err(e) = writeln!(sink, "{line}") {
                         write_err.get_or_insert(e.to_string());
                     }
                 },
@@ -296,16 +309,16 @@ mod cli {
             return Err(format!("writing metrics: {e}"));
         }
         if let Some(e) = &summary.error {
-            writeln!(sink, "{}", serde_json::json!({ "error": e.to_string() })).map_err(|e| e.to_string())?;
+            writeln!(sink, "{}", stamped(serde_json::json!({ "error": e.to_string() }))).map_err(|e| e.to_string())?;
             return Err(e.to_string());
         }
         let (m, s) = mean_std(&summary.eval_returns);
-        let last = serde_json::json!({
+        let last = stamped(serde_json::json!({
             "eval_mean_return": m,
             "eval_std_return": s,
             "eval_episodes": summary.eval_returns.len(),
             "eval_returns": summary.eval_returns,
-        });
+        }));
         writeln!(sink, "{last}").map_err(|e| e.to_string())?;
         sink.flush().map_err(|e| e.to_string())?;
         eprintln!(

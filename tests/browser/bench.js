@@ -8,7 +8,7 @@
 // With a third folder (the same page built without SIMD128), it also prints what SIMD128 brings.
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { serve } from './serve.js';
+import { serve } from '../../scripts/static-server.mjs';
 
 const dist = process.argv[2] ?? 'dist';
 const pvg = process.argv[3] ?? 'target/release/pvg';

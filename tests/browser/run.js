@@ -6,7 +6,7 @@
 // Ends with a line `N passed, N failed`; the exit code is non-zero when any test failed.
 import { mkdir } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
-import { serve } from './serve.js';
+import { serve } from '../../scripts/static-server.mjs';
 import { tests } from './tests.js';
 
 const dist = process.argv[2] ?? 'dist';
@@ -28,6 +28,8 @@ async function main() {
   await mkdir(artifacts, { recursive: true });
   const site = await serve(dist);
   const other = await serve(dist); // a second origin, for the cross-origin embed
+  const subPath = '/play/sub/';
+  const sub = await serve(dist, 0, subPath); // the site copied under a sub-path of a host
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: CHROMIUM_ARGS,
@@ -37,7 +39,7 @@ async function main() {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
   });
-  const ctx = { browser, browserWithoutGpu, url: site.url, otherUrl: other.url, artifacts };
+  const ctx = { browser, browserWithoutGpu, url: site.url, otherUrl: other.url, subUrl: sub.url, subPath, artifacts };
   let passed = 0;
   let failed = 0;
   for (const [name, fn] of tests) {
@@ -56,6 +58,7 @@ async function main() {
   await browserWithoutGpu.close();
   site.server.close();
   other.server.close();
+  sub.server.close();
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 }

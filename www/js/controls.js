@@ -85,7 +85,8 @@ export class Controls {
 
   /** Every key of the form as a fragment (the core keeps only what differs from defaults). */
   fragment() {
-    const params = new URLSearchParams();
+    // In this page's version: its keys are read against this version's defaults.
+    const params = new URLSearchParams({ v: String(this.desc.build.version) });
     for (const key of this.inputs.keys()) params.set(key, this.value(key));
     return params.toString();
   }

@@ -25,16 +25,18 @@ async function copy(text) {
   }
 }
 
-/** One row per update per algorithm; columns are the union of the metric names. */
-export function toCsv(history) {
+/** One row per update per algorithm; columns are the union of the metric names, then the
+ * version and commit of the build that made them. */
+export function toCsv(history, build) {
   const rows = [];
   const keys = new Set();
   for (const algo of ['ppo', 'grpo']) for (const m of history[algo]) Object.keys(m).forEach((k) => keys.add(k));
   const columns = ['algorithm', ...keys];
-  rows.push(columns.join(','));
+  rows.push([...columns, 'version', 'commit'].join(','));
   for (const algo of ['ppo', 'grpo']) {
     for (const m of history[algo]) {
-      rows.push(columns.map((c) => (c === 'algorithm' ? algo : (m[c] ?? ''))).join(','));
+      const cells = columns.map((c) => (c === 'algorithm' ? algo : (m[c] ?? '')));
+      rows.push([...cells, build.version, build.commit].join(','));
     }
   }
   return rows.join('\n') + '\n';
@@ -68,7 +70,7 @@ export function embedSnippet(shareUrl, figure) {
   return `<iframe src="${url.href.replaceAll('"', '%22')}" width="${w}" height="${h}" style="border:0;max-width:100%" loading="lazy" title="PPO vs GRPO: ${figure}"></iframe>`;
 }
 
-export function wire({ shareUrl, history, fragment }) {
+export function wire({ shareUrl, history, fragment, build }) {
   const out = $('share-out');
   const show = (...nodes) => {
     out.replaceChildren(...nodes);
@@ -105,10 +107,12 @@ export function wire({ shareUrl, history, fragment }) {
     copy(box.value);
   });
 
-  $('btn-export-csv').addEventListener('click', () => download('metrics.csv', 'text/csv', toCsv(history())));
-  $('btn-export-json').addEventListener('click', () =>
-    download('metrics.json', 'application/json', JSON.stringify({ experiment: fragment(), ...history() }, null, 1)),
-  );
+  $('btn-export-csv').addEventListener('click', () => download('metrics.csv', 'text/csv', toCsv(history(), build())));
+  $('btn-export-json').addEventListener('click', () => {
+    const { version, commit } = build();
+    const json = JSON.stringify({ experiment: fragment(), version, commit, ...history() }, null, 1);
+    download('metrics.json', 'application/json', json);
+  });
   for (const button of document.querySelectorAll('button[data-png]')) {
     button.addEventListener('click', async () => {
       const figure = $(button.dataset.png);

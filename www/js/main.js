@@ -20,6 +20,8 @@ const state = {
   done: false,
   lastError: null,
   snapshot: null,
+  build: null, // {version, commit}: what made every figure on the page
+  notice: null, // the opened link's version notice, if its code has changed since
 };
 
 let bridge;
@@ -56,6 +58,13 @@ function showProblems(title, problems) {
   close.addEventListener('click', () => (box.hidden = true));
   box.append(close, h, list);
   box.hidden = false;
+}
+
+/** One line above the figures, e.g. a link made with an older version of the page. */
+function showNotice(text) {
+  state.notice = text ?? null;
+  $('notice').textContent = state.notice ?? '';
+  $('notice').hidden = !state.notice;
 }
 
 function fail(message) {
@@ -191,6 +200,7 @@ function onEvent(name, data) {
 async function reset(fragment, { fromUrl = false } = {}) {
   await pause();
   const parsed = await bridge.call('parseUrl', { url: fragment });
+  if (fromUrl) showNotice(parsed.notice);
   if (parsed.problems.length && !fromUrl) {
     // An edit that does not validate leaves the current runs untouched.
     controls.markProblems(parsed.problems);
@@ -300,6 +310,9 @@ function whenVisible(el) {
 async function boot() {
   bridge = new Bridge(onEvent);
   const description = await bridge.call('describe');
+  state.build = description.build;
+  $('build-version').textContent = String(state.build.version);
+  $('build-commit').textContent = state.build.commit;
   controls = new Controls($('config-form'), description, () => {
     $('status').textContent = `${statusText()} — settings edited: press Reset to apply`;
   });
@@ -311,7 +324,12 @@ async function boot() {
   $('btn-step').addEventListener('click', () => step(1).catch(() => {}));
   $('btn-run').addEventListener('click', () => (state.running ? pause() : run()));
   $('btn-reset').addEventListener('click', () => reset(controls.fragment()));
-  exporter.wire({ shareUrl, history: () => state.history, fragment: () => state.created?.fragment ?? '' });
+  exporter.wire({
+    shareUrl,
+    history: () => state.history,
+    fragment: () => state.created?.fragment ?? '',
+    build: () => state.build,
+  });
 
   const first = await bridge.call('parseUrl', { url: location.hash });
   if (first.figure) {
@@ -338,6 +356,9 @@ window.playground = {
     done: state.done,
     errors: { ...state.errors },
     lastError: state.lastError,
+    version: state.build?.version ?? null,
+    commit: state.build?.commit ?? null,
+    notice: state.notice,
   }),
   metrics: () => structuredClone(state.history),
   snapshot: () => structuredClone(state.snapshot),

@@ -1,0 +1,143 @@
+//! Releases, and what each one changed: the defaults a shared link resolves against, and
+//! whether the code that runs it has changed since.
+//!
+//! A link holds only the keys that differ from its version's defaults, so those defaults must
+//! never move under it. Version 1's defaults are [`ExperimentConfig::base`], frozen; every later
+//! version is an entry of [`VERSIONS`] that lists only what it changed. The defaults of version
+//! `k` are the base with the changes of versions 2 … k applied in order, so an old link keeps
+//! naming exactly the experiment it named the day it was made.
+//!
+//! Changing a default: add a version (or extend the newest unreleased one) instead of editing
+//! `ExperimentConfig::base`. Adding a key: give it, in its `params!` declaration, the value that
+//! reproduces the behaviour before the key existed, and set the new default in a version entry.
+
+use serde::Serialize;
+
+use crate::config::ExperimentConfig;
+use crate::env::EnvId;
+
+/// One default changed by a version: `key` takes `value` for `env` (`None`: every environment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub env: Option<EnvId>,
+    pub key: &'static str,
+    pub value: &'static str,
+}
+
+/// A released version after the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub number: u32,
+    /// The defaults it changed.
+    pub defaults: &'static [Change],
+    /// What changed in the code that runs an experiment (algorithms, fixes), in a line; empty
+    /// when a run of the same settings gives the same results as in the version before.
+    pub code: &'static str,
+}
+
+/// Every version after the first, oldest first; their numbers are 2, 3, … in order.
+pub const VERSIONS: &[Version] = &[Version {
+    number: 2,
+    defaults: &[],
+    code: "PPO's reward scaling restarts its discounted return in Gymnasium's order at a \
+           termination; padded GRPO cells can no longer turn the loss into NaN",
+}];
+
+/// The version this build writes into links.
+pub const CURRENT: u32 = 1 + VERSIONS.len() as u32;
+
+/// The commit this build was made from (`git describe --always --dirty`; `unknown` outside a
+/// git checkout). Set by `build.rs`.
+pub const COMMIT: &str = env!("PVG_COMMIT");
+
+/// What a figure was made with: the version and the commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Build {
+    pub version: u32,
+    pub commit: &'static str,
+}
+
+/// This build.
+pub const BUILD: Build = Build { version: CURRENT, commit: COMMIT };
+
+/// The defaults of `env` at `version` under the release table `versions`.
+///
+/// # Panics
+/// When `version` is not in `1 ..= 1 + versions.len()`.
+pub fn defaults_in(versions: &[Version], env: EnvId, version: u32) -> ExperimentConfig {
+    assert!(
+        (1..=1 + versions.len() as u32).contains(&version),
+        "version {version} is not in 1 … {}",
+        1 + versions.len()
+    );
+    let mut config = ExperimentConfig::base(env);
+    for v in &versions[..version as usize - 1] {
+        for change in v.defaults.iter().filter(|c| c.env.is_none_or(|e| e == env)) {
+            config.set(change.key, change.value).unwrap_or_else(|e| {
+                panic!("version {}: {} = {}: {e}", v.number, change.key, change.value)
+            });
+        }
+    }
+    config
+}
+
+/// The defaults of `env` at `version` of this build's release table.
+pub fn defaults(env: EnvId, version: u32) -> ExperimentConfig {
+    defaults_in(VERSIONS, env, version)
+}
+
+/// Read a link's `v`: its version, or why it cannot be used.
+pub fn parse_version(text: &str) -> Result<u32, String> {
+    parse_version_in(VERSIONS, text)
+}
+
+pub fn parse_version_in(versions: &[Version], text: &str) -> Result<u32, String> {
+    let current = 1 + versions.len() as u32;
+    match text.trim().parse::<u32>() {
+        Ok(v) if (1..=current).contains(&v) => Ok(v),
+        Ok(v) if v > current => Err(format!(
+            "this link was made with version {v} of the playground, newer than this page \
+             (version {current}): open it where it was made"
+        )),
+        _ => Err(format!("{text:?} is not a version of the playground (1 … {current})")),
+    }
+}
+
+/// The one-line notice for a link of `version` opened on this build: `None` when the code
+/// that runs it has not changed since.
+pub fn notice_in(versions: &[Version], version: u32) -> Option<String> {
+    let current = 1 + versions.len() as u32;
+    let changed: Vec<&str> = versions
+        .iter()
+        .filter(|v| v.number > version && !v.code.is_empty())
+        .map(|v| v.code)
+        .collect();
+    (!changed.is_empty()).then(|| {
+        format!(
+            "made with version {version}; this page is version {current}: settings are the same, \
+             results may differ in detail ({})",
+            changed.join("; ")
+        )
+    })
+}
+
+pub fn notice(version: u32) -> Option<String> {
+    notice_in(VERSIONS, version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_numbered_in_order_and_every_change_applies() {
+        for (i, v) in VERSIONS.iter().enumerate() {
+            assert_eq!(v.number, i as u32 + 2);
+        }
+        for env in EnvId::ALL {
+            for version in 1..=CURRENT {
+                assert!(defaults(env, version).check().is_empty(), "{env} at version {version}");
+            }
+        }
+    }
+}

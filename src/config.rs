@@ -357,7 +357,7 @@ params! {
         max_grad_norm: f64 = 1.0, [1e-6, 1e6];
         /// refresh the reference policy from the current one
         sync_ref_model: bool = true;
-        /// updates between reference refreshes
+        /// optimiser steps between reference refreshes (TRL's global steps: μ × minibatches per update)
         ref_model_sync_steps: usize = 10, [1, 100_000];
         /// ref ← α·policy + (1−α)·ref at each refresh
         ref_model_mixup_alpha: f64 = 1.0, [0.0, 1.0];

@@ -10,7 +10,7 @@ use crate::grpo::Grpo;
 use crate::metrics::UpdateMetrics;
 use crate::policy::Policy;
 use crate::ppo::Ppo;
-use crate::train::Algorithm;
+use crate::train::{Algorithm, TrainError};
 
 /// One algorithm's progress: its history, and why it stopped if it failed.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -20,6 +20,9 @@ pub struct Track {
     pub error: Option<String>,
     /// The step budget leaves no room for another update.
     pub finished: bool,
+    /// A failure the next update reports instead of running (tests of the page's error path).
+    #[serde(skip)]
+    pub injected_fault: Option<&'static str>,
 }
 
 impl Track {
@@ -38,7 +41,11 @@ impl Track {
             self.finished = true;
             return None;
         }
-        match alg.update().await {
+        let result = match self.injected_fault.take() {
+            Some(metric) => Err(TrainError::NonFinite { update: self.history.len() + 1, metric }),
+            None => alg.update().await,
+        };
+        match result {
             Ok(m) => {
                 self.history.push(m.clone());
                 self.finished = !alg.fits(total_steps);
@@ -87,6 +94,18 @@ impl Experiment {
         !self.ppo_track.active() && !self.grpo_track.active()
     }
 
+    /// Make the next update of `algo` (`ppo` or `grpo`) fail as a NaN in `metric` would: for
+    /// testing what the page does with a failed run. Returns false for an unknown algorithm.
+    pub fn inject_fault(&mut self, algo: &str, metric: &'static str) -> bool {
+        let track = match algo {
+            "ppo" => &mut self.ppo_track,
+            "grpo" => &mut self.grpo_track,
+            _ => return false,
+        };
+        track.injected_fault = Some(metric);
+        true
+    }
+
     /// One update of each algorithm that still has budget and has not failed.
     pub async fn step(&mut self) -> StepReport {
         let total = self.config.run.total_steps;
@@ -109,7 +128,6 @@ impl Experiment {
 mod tests {
     use super::*;
     use crate::env::EnvId;
-    use crate::train::TrainError;
     use rand::SeedableRng;
 
     /// Two good updates, then a NaN.

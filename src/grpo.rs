@@ -245,6 +245,8 @@ pub struct Grpo<P: StochasticPolicy> {
     device: Device,
     total_steps: u64,
     updates: usize,
+    /// Optimiser steps taken (TRL's `global_step`), which `ref_model_sync_steps` counts.
+    optimizer_steps: usize,
     env_steps: u64,
     started: Instant,
     pub last_batch: Option<GrpoBatch>,
@@ -278,6 +280,7 @@ impl Grpo<Policy> {
             rng,
             device: device.clone(),
             updates: 0,
+            optimizer_steps: 0,
             env_steps: 0,
             started: Instant::now(),
             last_batch: None,
@@ -286,6 +289,11 @@ impl Grpo<Policy> {
 }
 
 impl<P: StochasticPolicy> Grpo<P> {
+    /// The reference policy of the KL penalty.
+    pub fn reference(&self) -> &P {
+        &self.reference
+    }
+
     /// TRL's `sync_ref_model`: `ref ← α·π + (1−α)·ref`.
     async fn sync_reference(&mut self) -> Result<(), TrainError> {
         let alpha = self.config.ref_model_mixup_alpha;
@@ -367,7 +375,8 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
 
         // Upload the padded batch; score it under the reference policy once.
         let (steps, g) = (padded.steps, padded.width);
-        let d = &self.device;
+        let device = self.device.clone();
+        let d = &device;
         let to_3d = |data: Vec<f32>, k: usize| host::matrix(data, steps * g, k, d).reshape([steps, g, k]);
         let obs = to_3d(padded.observations.clone(), obs_dim);
         let actions = to_3d(padded.actions.clone(), width);
@@ -405,6 +414,14 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
                 );
                 let (policy, grad_norm) = self.optimizer.step(self.policy.clone(), l.loss.clone(), lr);
                 self.policy = policy;
+                self.optimizer_steps += 1;
+                // TRL's SyncRefModelCallback, at the end of every `ref_model_sync_steps`-th
+                // optimiser step. This batch's reference log-probs were computed before its
+                // first step (as TRL computes them at generation), so a refresh acts from the
+                // next generation batch on.
+                if c.sync_ref_model && self.optimizer_steps.is_multiple_of(c.ref_model_sync_steps) {
+                    self.sync_reference().await?;
+                }
                 step_stats.add([
                     ("loss", l.loss.inner()),
                     ("entropy", l.entropy),
@@ -437,9 +454,6 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         let t3 = Instant::now();
 
         self.updates += 1;
-        if c.sync_ref_model && self.updates.is_multiple_of(c.ref_model_sync_steps) {
-            self.sync_reference().await?;
-        }
         let valid = padded.valid_steps();
         self.env_steps += valid as u64;
         let wall_s = self.started.elapsed().as_secs_f64();

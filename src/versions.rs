@@ -40,7 +40,8 @@ pub const VERSIONS: &[Version] = &[Version {
     number: 2,
     defaults: &[],
     code: "PPO's reward scaling restarts its discounted return in Gymnasium's order at a \
-           termination; padded GRPO cells can no longer turn the loss into NaN",
+           termination; padded GRPO cells can no longer turn the loss into NaN; \
+           grpo.ref_model_sync_steps counts optimiser steps, as TRL does, not updates",
 }];
 
 /// The version this build writes into links.

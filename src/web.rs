@@ -221,6 +221,20 @@ pub fn snapshot(id: u32) -> Result<JsValue, JsError> {
     })
 }
 
+/// For tests of the page: the next update of `algo` (`ppo` or `grpo`) in session `id` fails
+/// as a NaN in its policy loss would, through the same path as a real one.
+#[wasm_bindgen(js_name = injectFault)]
+pub fn inject_fault(id: u32, algo: &str) -> Result<(), JsError> {
+    WORKER.with_borrow_mut(|w| match w.sessions.get_mut(&id) {
+        Some(Some(e)) => match e.inject_fault(algo, "policy_loss") {
+            true => Ok(()),
+            false => Err(JsError::new(&format!("no algorithm {algo:?}"))),
+        },
+        Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
+        None => Err(JsError::new(&format!("no session {id}"))),
+    })
+}
+
 /// Forget session `id`.
 #[wasm_bindgen(js_name = dropSession)]
 pub fn drop_session(id: u32) {

@@ -244,8 +244,12 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   const [first, second] = await frames();
   assert.notEqual(new URL(first.url()).origin, new URL(page.url()).origin, 'the iframe is not cross-origin');
   await first.waitForFunction(() => window.playground?.status().steps >= 2, null, { timeout: LOAD_MS });
-  // The second figure sits below the fold: it has not started.
-  assert.equal(await second.evaluate(() => window.playground?.status().backend ?? null), null);
+  // The second figure sits below the fold. Its frame is loaded (the page knows it is an embed),
+  // but the page itself has not started its run: the page's state, not the frame's absence.
+  await second.waitForFunction(() => window.playground?.status().embed?.figure === 'tensors', null, { timeout: LOAD_MS });
+  await page.waitForTimeout(1000);
+  const waiting = await second.evaluate(() => window.playground.status());
+  assert.deepEqual([waiting.embed.started, waiting.backend, waiting.steps], [false, null, 0], JSON.stringify(waiting));
   await page.evaluate(() => document.querySelectorAll('iframe')[1].scrollIntoView());
   await second.waitForFunction(() => window.playground?.status().steps >= 2, null, { timeout: LOAD_MS });
   for (const [frame, figure] of [[first, 'curves'], [second, 'tensors']]) {
@@ -322,7 +326,10 @@ test('a version-1 link opens to version 1 settings; a newer version is refused w
   const newer = await open(ctx, `#v=${version + 1}&env=Pendulum-v1&backend=cpu`);
   await newer.page.waitForSelector('#problems:not([hidden])');
   assert.match(await newer.page.textContent('#problems'), /newer than this page/);
-  await step(newer.page, 1); // the page still works, on the default experiment
+  // Nothing of the link was used: the page opened the default experiment, and still works.
+  assert.equal(await newer.page.inputValue('select[name="env"]'), 'CartPole-v1');
+  await newer.page.evaluate((f) => window.playground.reset(f), `${TINY.cartpole}&backend=cpu`);
+  await step(newer.page, 1);
   assert.equal((await metrics(newer.page)).ppo.length, 1);
   assert.deepEqual([...errors, ...old.errors, ...newer.errors], []);
   await newer.page.close();
@@ -397,4 +404,109 @@ test('the served entry page is revalidated, the hashed assets cached for good', 
   assert.ok(asset, 'index.html loads main.js from the asset folder');
   assert.match((await fetch(`${ctx.url}/${asset}`)).headers.get('cache-control'), /immutable/);
   assert.ok(page.length < 16_000, `the entry page is ${page.length} bytes`);
+});
+
+// ---------------------------------------------------------------- the learner on the page
+
+test('WebGPU and the CPU agree on the first update of the same URL', async (ctx) => {
+  const first = {};
+  for (const backend of ['webgpu', 'cpu']) {
+    const { page, errors } = await open(ctx, `#${TINY.cartpole}&seed=21&backend=${backend}`);
+    assert.equal((await status(page)).backend, backend);
+    await step(page, 1);
+    first[backend] = await metrics(page);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  for (const algo of ['ppo', 'grpo']) {
+    const [gpu, cpu] = [first.webgpu[algo][0], first.cpu[algo][0]];
+    // The rollout acts with a CPU copy of the same initial weights and the same seeded RNG on
+    // both backends: what it collects is identical.
+    for (const key of ['env_steps', 'episodes', 'mean_return', 'reward_mean', 'reward_std', 'mean_valid_length', 'zero_std_fraction']) {
+      assert.deepEqual(gpu[key], cpu[key], `${algo}.${key}`);
+    }
+    // The update is floating-point work in another order (WGSL kernels on SwiftShader against
+    // flex's SIMD loops): equal to float32 rounding, within a relative 1e-3 (absolute 1e-5 near 0).
+    for (const key of ['policy_loss', 'value_loss', 'entropy', 'approx_kl', 'clip_fraction', 'grad_norm', 'kl', 'explained_variance']) {
+      if (cpu[key] === undefined || cpu[key] === null) {
+        assert.equal(gpu[key] ?? null, null, `${algo}.${key}`);
+        continue;
+      }
+      const tol = 1e-5 + 1e-3 * Math.abs(cpu[key]);
+      assert.ok(Math.abs(gpu[key] - cpu[key]) <= tol, `${algo}.${key}: WebGPU ${gpu[key]}, CPU ${cpu[key]}`);
+    }
+  }
+});
+
+test('a NaN stops one algorithm with a message; its history and the other run go on', async (ctx) => {
+  const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 2);
+  await page.evaluate(() => window.playground.injectFault('ppo'));
+  await step(page, 2);
+  const m = await metrics(page);
+  assert.equal(m.ppo.length, 2, 'PPO keeps its two updates and takes no more');
+  assert.equal(m.grpo.length, 4, 'GRPO goes on');
+  const s = await status(page);
+  assert.match(s.errors.ppo, /policy_loss became NaN or infinite at update 3/);
+  assert.equal(s.errors.grpo, null);
+  await page.waitForSelector('#problems:not([hidden])');
+  assert.match(await page.textContent('#problems'), /PPO stopped; its history is kept/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the embed snippet names one figure; the embed links back without it', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 1);
+  await page.click('#btn-embed');
+  await page.selectOption('#share-out select', 'tensors');
+  const snippet = await page.inputValue('#share-out textarea');
+  const src = snippet.match(/^<iframe src="([^"]+)" width="720" height="720"[^>]* loading="lazy" title="PPO vs GRPO: tensors"><\/iframe>$/)?.[1];
+  assert.ok(src, snippet);
+  const params = new URLSearchParams(new URL(src).hash.slice(1));
+  assert.equal(params.get('figure'), 'tensors');
+  assert.equal(params.get('run'), '1');
+  assert.equal(params.get('seed'), '3');
+  await page.close();
+
+  const embed = await ctx.browser.newPage();
+  await embed.goto(src);
+  await embed.waitForFunction(() => window.playground?.status().steps >= 1, null, { timeout: LOAD_MS });
+  const link = await embed.getAttribute('a:has-text("open in playground")', 'href');
+  const back = new URLSearchParams(new URL(link).hash.slice(1));
+  assert.equal(back.get('figure'), null, link);
+  params.delete('figure');
+  assert.deepEqual([...back].sort(), [...params].sort());
+  await embed.close();
+});
+
+test('the environment replay: the trajectory select and the slider change the frame', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 1);
+  await page.locator('#fig-env').scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelectorAll('#traj-select option').length === 4);
+  const frame = () => page.evaluate(() => document.getElementById('env-canvas').toDataURL());
+  const slide = (t) =>
+    page.evaluate((v) => {
+      const s = document.getElementById('traj-slider');
+      s.value = String(v);
+      s.dispatchEvent(new Event('input'));
+    }, t);
+  await page.selectOption('#traj-select', '0');
+  const start = await frame();
+  assert.match(await page.textContent('#traj-info'), /^t = 0 \//);
+  await slide(5);
+  const later = await frame();
+  assert.notEqual(later, start, 'moving the slider redraws the cart');
+  assert.match(await page.textContent('#traj-info'), /^t = 5 \//);
+  // Another member of the group at the same step: the same start, another path.
+  const snap = await page.evaluate(() => window.playground.snapshot());
+  const at5 = (i) => JSON.stringify(snap.trajectories[i].states[5]);
+  const other = snap.trajectories.findIndex((t, i) => i > 0 && t.states.length > 5 && at5(i) !== at5(0));
+  assert.ok(other > 0, 'two members of the group differ by step 5');
+  await page.selectOption('#traj-select', String(other));
+  assert.equal(await frame(), start, 'a member of the same group starts from the same state');
+  await slide(5);
+  assert.notEqual(await frame(), later, 'another trajectory draws another frame');
+  await page.close();
 });

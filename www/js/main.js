@@ -22,6 +22,7 @@ const state = {
   snapshot: null,
   build: null, // {version, commit}: what made every figure on the page
   notice: null, // the opened link's version notice, if its code has changed since
+  embed: null, // {figure, started} when the page is an embedded figure
 };
 
 let bridge;
@@ -333,8 +334,10 @@ async function boot() {
 
   const first = await bridge.call('parseUrl', { url: location.hash });
   if (first.figure) {
+    state.embed = { figure: first.figure, started: false };
     enterEmbed(first.figure);
     await whenVisible($(`fig-${first.figure}`));
+    state.embed.started = true;
   }
   state.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
   const parsed = await reset(location.hash, { fromUrl: true });
@@ -359,6 +362,7 @@ window.playground = {
     version: state.build?.version ?? null,
     commit: state.build?.commit ?? null,
     notice: state.notice,
+    embed: state.embed && { ...state.embed },
   }),
   metrics: () => structuredClone(state.history),
   snapshot: () => structuredClone(state.snapshot),
@@ -367,5 +371,7 @@ window.playground = {
   pause: () => pause(),
   reset: (fragment) => reset(fragment ?? controls.fragment()),
   shareUrl: () => shareUrl(),
+  /** Test-only: the next update of `algo` fails as a NaN would. */
+  injectFault: (algo) => bridge.call('injectFault', { session: state.session, algo }),
 };
 window.playground.ready = boot().catch((e) => fail(`The page failed to start: ${e.message}`));

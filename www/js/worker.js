@@ -2,7 +2,15 @@
 // `pause`, which takes effect between two updates of a running session.
 import init, * as core from '../ppo-grpo-playground.js';
 
-const ready = init();
+// Streaming compilation of a cached wasm can be aborted when the browser hands the same cache
+// entry to two frames at once (Chromium, two embeds of one release on a blog page: "Response
+// body loading was aborted"). Then compile once more from the bytes, fetched past the cache.
+const WASM = new URL('../ppo-grpo-playground_bg.wasm', import.meta.url);
+const ready = init().catch(async (first) => {
+  const response = await fetch(WASM, { cache: 'reload' });
+  if (!response.ok) throw first;
+  return init({ module_or_path: await response.arrayBuffer() });
+});
 let running = null; // session id of the current Run, or null
 let queue = Promise.resolve();
 
@@ -93,6 +101,9 @@ async function handle(id, method, args) {
       }
       case 'drop':
         core.dropSession(args.session);
+        break;
+      case 'injectFault':
+        core.injectFault(args.session, args.algo);
         break;
       default:
         throw new Error(`unknown request ${method}`);

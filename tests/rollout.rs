@@ -1,0 +1,155 @@
+//! Collecting experience and the reference policy: what the maths tests take as given.
+
+use burn::prelude::*;
+use playground::Rng;
+use playground::config::ExperimentConfig;
+use playground::env::EnvId;
+use playground::grpo::Grpo;
+use playground::host;
+use playground::policy::{Policy, Sampling, StochasticPolicy};
+use playground::ppo::Ppo;
+use playground::rollout::{VecEnv, collect_group, collect_rollout};
+use playground::train::Algorithm;
+use playground::value::Critic;
+use rand::SeedableRng;
+
+fn block<T>(f: impl Future<Output = T>) -> T {
+    pollster::block_on(f)
+}
+
+/// Pendulum is only ever truncated (at 200 steps): a 210-step rollout of 2 envs truncates each
+/// once. The bootstrap value there must be V of the episode's final observation, which the env
+/// has already replaced by a fresh reset's when the step returns.
+#[test]
+fn truncation_values_come_from_the_final_observation_before_the_reset() {
+    let device = Device::flex();
+    let env = EnvId::Pendulum;
+    let (n, steps, seed) = (2, 210, 7);
+    let mut rng = Rng::seed_from_u64(1);
+    let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
+    let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
+    let mut envs = VecEnv::new(env, n, seed);
+    let r = block(collect_rollout(&policy, &critic, &mut envs, steps, &mut rng, &device)).unwrap();
+    let d = env.observation_dim();
+    let value = |obs: &[f32]| block(host::read(critic.forward(host::matrix(obs.to_vec(), 1, d, &device)))).unwrap()[0];
+
+    for i in 0..n {
+        let at = 199 * n + i;
+        assert!(r.truncated[at] && !r.terminated[at], "env {i} is truncated at t = 199");
+        assert_eq!(r.truncated.iter().skip(i).step_by(n).filter(|&&x| x).count(), 1);
+        // Replay env i with the recorded actions to its 200th step: the final observation.
+        let mut e = env.make();
+        e.reset(Some(seed + i as u64));
+        let mut last = None;
+        for t in 0..200 {
+            let tr = e.step(&r.actions[(t * n + i)..(t * n + i + 1)]);
+            assert_eq!(tr.reward as f32, r.rewards[t * n + i], "the replay follows the rollout");
+            last = Some(tr.observation);
+        }
+        let final_obs = last.unwrap();
+        let after_reset = &r.observations[(200 * n + i) * d..(200 * n + i + 1) * d];
+        assert_ne!(final_obs.as_slice(), after_reset, "the next row starts a new episode");
+        assert_eq!(r.truncation_values[at], value(&final_obs), "env {i}: V(final observation)");
+        assert_ne!(r.truncation_values[at], value(after_reset));
+        // Nowhere else is there a truncation value.
+        let others = r.truncation_values.iter().enumerate().filter(|&(j, &v)| j != at && j % n == i && v != 0.0);
+        assert_eq!(others.count(), 0);
+    }
+}
+
+#[test]
+fn a_group_starts_every_trajectory_from_the_same_state_and_then_diverges() {
+    let device = Device::flex();
+    for env in [EnvId::CartPole, EnvId::Pendulum, EnvId::Acrobot] {
+        let mut rng = Rng::seed_from_u64(4);
+        let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
+        let mut starts = env.make();
+        starts.reset(Some(99));
+        let start = starts.state();
+        let group = block(collect_group(&policy, env, &start, 6, 50, &mut rng, &device)).unwrap();
+        let d = env.observation_dim();
+        for traj in &group {
+            assert_eq!(traj.states[0], start, "{env}");
+            assert_eq!(&traj.observations[..d], &group[0].observations[..d], "{env}: one first observation");
+            assert!(traj.len() <= 50);
+        }
+        assert!(group.iter().any(|t| t.actions != group[0].actions), "{env}: sampling makes them diverge");
+    }
+}
+
+#[test]
+fn the_reference_refresh_mixes_in_the_policy_by_alpha() {
+    let mut c = ExperimentConfig::for_env(EnvId::CartPole);
+    c.run.width = 8;
+    c.grpo.num_generations = 4;
+    c.grpo.max_completion_length = 30;
+    c.grpo.num_iterations = 2;
+    c.grpo.ref_model_sync_steps = 2;
+    c.grpo.ref_model_mixup_alpha = 0.25;
+    let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let read = |p: &Policy| block(host::read_params(p)).unwrap();
+    let initial = read(grpo.reference());
+    assert_eq!(initial, read(grpo.policy()), "the reference starts as the policy");
+    // Two optimiser steps per update: a refresh at the end of each update, after the second.
+    block(grpo.update()).unwrap();
+    let (policy, reference) = (read(grpo.policy()), read(grpo.reference()));
+    assert_ne!(policy, initial, "the policy moved");
+    for ((p, r), r0) in policy.iter().flatten().zip(reference.iter().flatten()).zip(initial.iter().flatten()) {
+        let mixed = (0.25 * *p as f64 + 0.75 * *r0 as f64) as f32;
+        assert_eq!(*r, mixed, "ref ← 0.25·π + 0.75·ref");
+    }
+    // With sync_ref_model off the reference stays.
+    c.grpo.sync_ref_model = false;
+    let mut frozen = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let before = read(frozen.reference());
+    block(frozen.update()).unwrap();
+    assert_eq!(read(frozen.reference()), before);
+}
+
+#[test]
+fn the_reference_refresh_counts_optimiser_steps_as_trl_does() {
+    let mut c = ExperimentConfig::for_env(EnvId::CartPole);
+    c.run.width = 8;
+    c.grpo.num_generations = 4;
+    c.grpo.max_completion_length = 30;
+    c.grpo.num_iterations = 3;
+    c.grpo.ref_model_sync_steps = 4; // steps 3 and 6 end the updates; step 4 falls inside the second
+    let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let read = |p: &Policy| block(host::read_params(p)).unwrap();
+    let initial = read(grpo.reference());
+    block(grpo.update()).unwrap();
+    assert_eq!(read(grpo.reference()), initial, "3 steps: no refresh yet");
+    block(grpo.update()).unwrap();
+    let reference = read(grpo.reference());
+    assert_ne!(reference, initial, "refreshed at step 4");
+    assert_ne!(reference, read(grpo.policy()), "with the policy of step 4, not of step 6");
+}
+
+#[test]
+fn two_seeds_differ_in_their_weights_and_first_actions() {
+    let mut first = Vec::new();
+    for seed in [1, 2] {
+        let mut c = ExperimentConfig::for_env(EnvId::CartPole);
+        c.run.seed = seed;
+        let ppo = Ppo::new(&c, &Device::flex().autodiff(), &Device::flex());
+        let grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+        let weights = block(host::read_params(ppo.policy())).unwrap();
+        assert_eq!(weights, block(host::read_params(grpo.policy())).unwrap(), "PPO and GRPO start alike");
+        // The first actions of a seeded rollout: the envs' first observations and the policy.
+        let envs = VecEnv::new(EnvId::CartPole, 64, seed);
+        let policy = ppo.policy().valid();
+        let obs = host::matrix(envs.observations().to_vec(), 64, 4, &Device::flex());
+        let mut rng = Rng::seed_from_u64(seed);
+        let actions = block(policy.get_action(obs, &mut Sampling::Sample(&mut rng))).unwrap().actions;
+        first.push((weights, envs.observations().to_vec(), actions));
+    }
+    let ((w1, o1, a1), (w2, o2, a2)) = (&first[0], &first[1]);
+    // Every weight matrix differs (biases start at 0 for every seed, as CleanRL's do).
+    let weights = w1.iter().zip(w2).filter(|(a, _)| a.iter().any(|&x| x != 0.0));
+    assert_eq!(weights.clone().count(), 3, "CartPole's 2×64 policy has three weight matrices");
+    for (i, (a, b)) in weights.enumerate() {
+        assert_ne!(a, b, "weight matrix {i} is the same for both seeds");
+    }
+    assert_ne!(o1, o2, "first observations");
+    assert_ne!(a1, a2, "first actions");
+}

@@ -16,7 +16,7 @@ pub async fn evaluate<P: StochasticPolicy>(
     device: &Device,
 ) -> Result<Vec<f64>, DeviceError> {
     let (d, width) = (env.observation_dim(), policy.action_width());
-    let mut envs: Vec<_> = (0..episodes).map(|_| env.make()).collect();
+    let mut envs: Vec<_> = (0..episodes).map(|_| env.make_for_agent()).collect();
     let mut obs: Vec<Vec<f32>> =
         envs.iter_mut().enumerate().map(|(i, e)| e.reset(Some(seed + i as u64))).collect();
     let mut returns = vec![0.0; episodes];

@@ -36,7 +36,7 @@ pub struct VecEnv {
 impl VecEnv {
     /// Environment `i` is first reset with seed `seed + i` (as Gymnasium's vector envs do).
     pub fn new(env: EnvId, n: usize, seed: u64) -> Self {
-        let mut envs: Vec<Box<dyn Env>> = (0..n).map(|_| env.make()).collect();
+        let mut envs: Vec<Box<dyn Env>> = (0..n).map(|_| env.make_for_agent()).collect();
         let observations =
             envs.iter_mut().enumerate().flat_map(|(i, e)| e.reset(Some(seed + i as u64))).collect();
         Self {
@@ -230,7 +230,7 @@ pub async fn collect_group<P: StochasticPolicy>(
     device: &Device,
 ) -> Result<Vec<Trajectory>, DeviceError> {
     let (d, width) = (env.observation_dim(), policy.action_width());
-    let mut envs: Vec<Box<dyn Env>> = (0..g).map(|_| env.make()).collect();
+    let mut envs: Vec<Box<dyn Env>> = (0..g).map(|_| env.make_for_agent()).collect();
     let mut current: Vec<Vec<f32>> = envs.iter_mut().map(|e| e.reset_to(initial_state)).collect();
     let mut trajectories: Vec<Trajectory> = envs
         .iter()

@@ -41,7 +41,8 @@ pub const VERSIONS: &[Version] = &[Version {
     defaults: &[],
     code: "PPO's reward scaling restarts its discounted return in Gymnasium's order at a \
            termination; padded GRPO cells can no longer turn the loss into NaN; \
-           grpo.ref_model_sync_steps counts optimiser steps, as TRL does, not updates",
+           grpo.ref_model_sync_steps counts optimiser steps, as TRL does, not updates; \
+           continuous actions reach the env clipped to its bounds (CleanRL's ClipAction)",
 }];
 
 /// The version this build writes into links.

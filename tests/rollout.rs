@@ -153,3 +153,36 @@ fn two_seeds_differ_in_their_weights_and_first_actions() {
     assert_ne!(o1, o2, "first observations");
     assert_ne!(a1, a2, "first actions");
 }
+
+/// CleanRL's `ClipAction`: MountainCarContinuous charges `0.1·a²` on the action it is given, so
+/// an unclipped sample of 3 would cost 0.9 where the clipped 1 costs 0.1. The buffer keeps the
+/// sample, whose log-prob the update needs.
+#[test]
+fn continuous_actions_reach_the_env_clipped_and_stay_unclipped_in_the_buffer() {
+    let device = Device::flex();
+    let env = EnvId::MountainCarContinuous;
+    let mut rng = Rng::seed_from_u64(2);
+    let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
+    let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
+    let mut envs = VecEnv::new(env, 2, 3);
+    let r = block(collect_rollout(&policy, &critic, &mut envs, 100, &mut rng, &device)).unwrap();
+    let outside = r.actions.iter().filter(|a| a.abs() > 1.0).count();
+    assert!(outside > 10, "a fresh Gaussian policy (σ = 1) samples outside [−1, 1]: {outside}");
+    for (i, (&a, &reward)) in r.actions.iter().zip(&r.rewards).enumerate() {
+        if r.terminated[i] {
+            continue;
+        }
+        let clipped = a.clamp(-1.0, 1.0) as f64;
+        assert_eq!(reward, (-0.1 * clipped * clipped) as f32, "step {i}: action {a}");
+    }
+    // GRPO's groups act through the same wrapper.
+    let mut starts = env.make();
+    starts.reset(Some(5));
+    let group = block(collect_group(&policy, env, &starts.state(), 4, 50, &mut rng, &device)).unwrap();
+    for t in &group {
+        for (&a, &reward) in t.actions.iter().zip(&t.rewards) {
+            let clipped = a.clamp(-1.0, 1.0) as f64;
+            assert_eq!(reward, (-0.1 * clipped * clipped) as f32);
+        }
+    }
+}

@@ -106,6 +106,72 @@ impl<E: Env> Env for TimeLimit<E> {
     }
 }
 
+/// Gymnasium's `ClipAction` wrapper, as CleanRL's continuous-action PPO wraps its envs: the env
+/// sees the action clipped to the box, while the learner keeps the unclipped sample (whose
+/// log-prob it computed). It matters where an env uses the raw action: MountainCarContinuous
+/// charges `0.1·a²` on it. Discrete actions pass through.
+pub struct ClipAction<E> {
+    env: E,
+    bounds: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl<E: Env> ClipAction<E> {
+    pub fn new(env: E, space: &ActionSpace) -> Self {
+        let bounds = match space {
+            ActionSpace::Discrete(_) => None,
+            ActionSpace::Continuous { low, high } => Some((low.clone(), high.clone())),
+        };
+        Self { env, bounds }
+    }
+}
+
+impl<E: Env> Env for ClipAction<E> {
+    fn id(&self) -> EnvId {
+        self.env.id()
+    }
+
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
+        self.env.reset(seed)
+    }
+
+    fn state(&self) -> Vec<f64> {
+        self.env.state()
+    }
+
+    fn reset_to(&mut self, state: &[f64]) -> Vec<f32> {
+        self.env.reset_to(state)
+    }
+
+    fn step(&mut self, action: &[f32]) -> Transition {
+        match &self.bounds {
+            None => self.env.step(action),
+            Some((low, high)) => {
+                let clipped: Vec<f32> =
+                    action.iter().zip(low.iter().zip(high)).map(|(&a, (&l, &h))| a.clamp(l, h)).collect();
+                self.env.step(&clipped)
+            }
+        }
+    }
+}
+
+impl<E: Env + ?Sized> Env for Box<E> {
+    fn id(&self) -> EnvId {
+        (**self).id()
+    }
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
+        (**self).reset(seed)
+    }
+    fn state(&self) -> Vec<f64> {
+        (**self).state()
+    }
+    fn reset_to(&mut self, state: &[f64]) -> Vec<f32> {
+        (**self).reset_to(state)
+    }
+    fn step(&mut self, action: &[f32]) -> Transition {
+        (**self).step(action)
+    }
+}
+
 /// The environments of the playground, by their Gymnasium ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EnvId {
@@ -176,6 +242,11 @@ impl EnvId {
             }
             EnvId::MountainCar => Box::new(TimeLimit::new(mountain_car::MountainCar::new(), limit)),
         }
+    }
+
+    /// What an agent acts in, training or evaluating: [`EnvId::make`] behind [`ClipAction`].
+    pub fn make_for_agent(self) -> Box<dyn Env> {
+        Box::new(ClipAction::new(self.make(), &self.action_space()))
     }
 }
 

@@ -267,7 +267,19 @@ choice! {
         DrGrpo = "dr_grpo",
         /// Sum over valid steps divided by the valid steps of the whole update batch (DAPO).
         Dapo = "dapo",
+        /// Clipped IS-weight policy optimisation (MiniMax-M1, as TRL writes it): a detached
+        /// weight `min(r, epsilon_high)` times `A·log π`, aggregated as `dapo`.
+        Cispo = "cispo",
+        /// Soft adaptive policy optimisation: a sigmoid gate `σ(τ(r − 1))·4/τ` instead of the
+        /// clip, with `τ` by the advantage's sign, aggregated as `grpo`.
+        Sapo = "sapo",
     }
+}
+
+choice! {
+    /// TRL's `importance_sampling_level`: one ratio per step, or per trajectory (GSPO: the
+    /// masked mean of its steps' log-ratios, exponentiated).
+    ImportanceSamplingLevel { Token = "token", Sequence = "sequence" }
 }
 
 params! {
@@ -347,8 +359,18 @@ params! {
         beta: f64 = 0.04, [0.0, 100.0];
         /// lower clipping ε of the ratio
         epsilon: f64 = 0.2, [0.0, 10.0];
-        /// upper clipping ε of the ratio (DAPO's clip-higher)
+        /// upper clipping ε of the ratio (DAPO's clip-higher); with cispo, the cap of the ratio itself (ScaleRL: 5)
         epsilon_high: f64 = 0.2, [0.0, 10.0];
+        /// two-sided clipping: the unclipped ratio is capped at δ (INTELLECT-2; 0: off; use > 1 + ε)
+        delta: f64 = 0.0, [0.0, 100.0];
+        /// one importance ratio per step, or per trajectory (GSPO)
+        importance_sampling_level: ImportanceSamplingLevel = ImportanceSamplingLevel::Token;
+        /// sapo's temperature for steps with a positive advantage
+        sapo_temperature_pos: f64 = 1.0, [1e-3, 100.0];
+        /// sapo's temperature for steps with a non-positive advantage
+        sapo_temperature_neg: f64 = 1.05, [1e-3, 100.0];
+        /// entropy bonus coefficient (TRL's entropy_coef: minus coef × mean entropy per valid step)
+        entropy_coef: f64 = 0.0, [0.0, 1.0];
         /// optimisation passes over each generation batch μ
         num_iterations: usize = 1, [1, 100];
         /// minibatches (of whole trajectories) per pass
@@ -500,6 +522,17 @@ impl ExperimentConfig {
                     self.grpo.num_minibatches
                 ),
                 fix: trajectories.to_string(),
+            });
+        }
+        if self.grpo.loss_type == LossType::Cispo && self.grpo.epsilon_high < 1.0 {
+            problems.push(Conflict {
+                key: "grpo.epsilon_high",
+                message: format!(
+                    "with loss_type = cispo, epsilon_high caps the ratio itself: {} would cap every \
+                     ratio below 1 (ScaleRL recommends 5)",
+                    self.grpo.epsilon_high.render()
+                ),
+                fix: "5".into(),
             });
         }
         let limit = self.run.env.max_episode_steps();

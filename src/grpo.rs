@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use web_time::Instant;
 
 use crate::Rng;
-use crate::config::{ExperimentConfig, GrpoConfig, LossType, RewardMode, ScaleRewards};
+use burn::tensor::activation::sigmoid;
+
+use crate::config::{ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards};
 use crate::env::{Env, EnvId};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
@@ -16,6 +18,9 @@ use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::{Policy, StochasticPolicy};
 use crate::rollout::{Padded, Trajectory, collect_group, stack_and_pad};
 use crate::train::{Algorithm, TrainError, check_finite};
+
+/// Adam's ε: PyTorch's default, which TRL (through transformers) keeps.
+pub const ADAM_EPS: f64 = 1e-8;
 
 /// Added to the std before dividing, as TRL does.
 const STD_EPS: f64 = 1e-4;
@@ -121,7 +126,7 @@ pub fn kl_k3<const D: usize>(log_probs: Tensor<D>, ref_log_probs: Tensor<D>) -> 
 
 /// Reduce per-step losses `(T, G)` to a scalar over the valid cells, as TRL's `loss_type` does.
 /// `horizon` is `max_completion_length` (Dr. GRPO's constant); `batch_valid_steps` the valid
-/// steps of the whole generation batch (DAPO's normaliser).
+/// steps of the whole generation batch (DAPO's normaliser, and CISPO's).
 pub fn aggregate(
     per_step: Tensor<2>,
     mask: Tensor<2>,
@@ -132,10 +137,10 @@ pub fn aggregate(
     let [_, g] = per_step.dims();
     let masked = zero_padding(per_step, &mask);
     match loss_type {
-        LossType::Grpo => (masked.sum_dim(0) / mask.sum_dim(0).clamp_min(1.0)).mean(),
+        LossType::Grpo | LossType::Sapo => (masked.sum_dim(0) / mask.sum_dim(0).clamp_min(1.0)).mean(),
         LossType::Bnpo => masked.sum() / mask.sum().clamp_min(1.0),
         LossType::DrGrpo => masked.sum() / (g * horizon) as f64,
-        LossType::Dapo => masked.sum() / batch_valid_steps.max(1) as f64,
+        LossType::Dapo | LossType::Cispo => masked.sum() / batch_valid_steps.max(1) as f64,
     }
 }
 
@@ -148,6 +153,81 @@ fn zero_padding(x: Tensor<2>, mask: &Tensor<2>) -> Tensor<2> {
 /// Mean over valid cells.
 fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     zero_padding(x, &mask).sum() / mask.sum().clamp_min(1.0)
+}
+
+/// TRL's per-step policy objective for `c.loss_type`, as a loss `(T, G)` before the KL term and
+/// the aggregation, with the importance weights it used. `log_probs` (current policy) and
+/// `old_log_probs` (the policy that generated the batch) hold 0 in padded cells.
+///
+/// The weight is `r = exp(log π − log π_old)` per step, or per trajectory with
+/// `importance_sampling_level = sequence` (GSPO: the masked mean of the trajectory's log-ratios),
+/// broadcast over its steps. Then, per loss type:
+/// - `grpo`, `bnpo`, `dr_grpo`, `dapo`: the clipped surrogate `−min(A·min(r, δ), A·clip(r))`;
+/// - `cispo`: `−sg(min(r, ε_high))·A·log π` (the weight is a constant, `log π` carries the gradient);
+/// - `sapo`: `−σ(τ(r − 1))·(4/τ)·A`, with `τ` = `sapo_temperature_pos` where `A > 0`, else `_neg`.
+pub fn policy_objective(
+    log_probs: Tensor<2>,
+    old_log_probs: Tensor<2>,
+    advantages: Tensor<2>,
+    mask: &Tensor<2>,
+    c: &GrpoConfig,
+) -> (Tensor<2>, Tensor<2>) {
+    let [steps, _] = log_probs.dims();
+    let log_ratio = log_probs.clone() - old_log_probs;
+    let log_weights = match c.importance_sampling_level {
+        ImportanceSamplingLevel::Token => log_ratio,
+        ImportanceSamplingLevel::Sequence => {
+            let per_trajectory = (log_ratio * mask.clone()).sum_dim(0) / mask.clone().sum_dim(0).clamp_min(1.0);
+            per_trajectory.repeat_dim(0, steps)
+        }
+    };
+    match c.loss_type {
+        LossType::Cispo => {
+            let weights = log_weights.exp();
+            let capped = weights.clone().clamp_max(c.epsilon_high).detach();
+            (-(capped * advantages * log_probs), weights)
+        }
+        LossType::Sapo => {
+            let weights = log_weights.exp();
+            let (pos, neg) = (c.sapo_temperature_pos, c.sapo_temperature_neg);
+            let tau = advantages.clone().greater_elem(0.0).float() * (pos - neg) + neg;
+            let gate = sigmoid((weights.clone() - 1.0) * tau.clone()) * 4.0 / tau;
+            (-(gate * advantages), weights)
+        }
+        LossType::Grpo | LossType::Bnpo | LossType::DrGrpo | LossType::Dapo => {
+            let delta = (c.delta > 0.0).then_some(c.delta);
+            learner::clipped_surrogate(log_weights, advantages, c.epsilon, c.epsilon_high, delta)
+        }
+    }
+}
+
+/// The fractions of valid steps whose clip is active, as TRL logs them: `(low, high, region)`
+/// for the clipped losses (`r < 1 − ε` with `A < 0`, `r > 1 + ε_high` with `A > 0`, either),
+/// `(0, cispo's r > ε_high with A > 0, same)` for cispo, and zeros for sapo. With sequence-level
+/// weights each trajectory counts once (TRL's mean over sequences).
+fn clip_ratios(weights: Tensor<2>, advantages: Tensor<2>, mask: Tensor<2>, c: &GrpoConfig) -> [Tensor<1>; 3] {
+    let negative = advantages.clone().lower_elem(0.0);
+    let positive = advantages.greater_elem(0.0);
+    let (low, high) = match c.loss_type {
+        LossType::Sapo => {
+            let zero = Tensor::zeros([1], &mask.device());
+            return [zero.clone(), zero.clone(), zero];
+        }
+        LossType::Cispo => (weights.clone().equal_elem(f64::NAN), weights.greater_elem(c.epsilon_high).bool_and(positive)),
+        _ => (
+            weights.clone().lower_elem(1.0 - c.epsilon).bool_and(negative),
+            weights.greater_elem(1.0 + c.epsilon_high).bool_and(positive),
+        ),
+    };
+    let region = low.clone().bool_or(high.clone());
+    let mean = |x: Tensor<2, Bool>| match c.importance_sampling_level {
+        ImportanceSamplingLevel::Token => masked_mean(x.float(), mask.clone()),
+        ImportanceSamplingLevel::Sequence => {
+            let per_trajectory = zero_padding(x.float(), &mask).sum_dim(0) / mask.clone().sum_dim(0).clamp_min(1.0);
+            per_trajectory.mean()
+        }
+    };
+    [mean(low), mean(high), mean(region)]
 }
 
 /// A minibatch of whole trajectories, `(T, G_mb, ...)`, on the learner's device.
@@ -169,14 +249,17 @@ pub struct GrpoLoss {
     pub entropy: Tensor<1>,
     pub approx_kl: Tensor<1>,
     pub clip_fraction: Tensor<1>,
+    /// TRL's `clip_ratio/low_mean`, `clip_ratio/high_mean` and `clip_ratio/region_mean`.
+    pub clip_ratio: [Tensor<1>; 3],
     /// Mean k3 KL to the reference (0 when `beta = 0`).
     pub kl: Tensor<1>,
-    /// `π/π_old` per cell, `(T, G_mb)`.
+    /// The importance weights per cell, `(T, G_mb)` (per trajectory, broadcast, with GSPO).
     pub ratio: Tensor<2>,
 }
 
-/// The clipped surrogate plus `beta`·k3 KL per step, aggregated over valid steps by
-/// `loss_type`. Padded cells contribute neither loss nor gradient.
+/// The policy objective plus `beta`·k3 KL per step, aggregated over valid steps by `loss_type`,
+/// minus `entropy_coef` times the mean entropy per valid step. Padded cells contribute neither
+/// loss nor gradient.
 pub fn grpo_loss<P: StochasticPolicy>(
     policy: &P,
     mb: GrpoMinibatch,
@@ -196,9 +279,10 @@ pub fn grpo_loss<P: StochasticPolicy>(
     let mask = mb.mask;
     let plain_mask = mask.clone().inner();
     let log_probs = zero_padding(log_probs.reshape([steps, g]), &mask);
-    let log_ratio = log_probs.clone() - zero_padding(mb.log_probs, &mask);
-    let (mut per_step, ratio) =
-        learner::clipped_surrogate(log_ratio.clone(), mb.advantages, c.epsilon, c.epsilon_high);
+    let old_log_probs = zero_padding(mb.log_probs, &mask);
+    let log_ratio = log_probs.clone() - old_log_probs.clone();
+    let (mut per_step, weights) =
+        policy_objective(log_probs.clone(), old_log_probs, mb.advantages.clone(), &mask, c);
     let kl = match mb.ref_log_probs {
         Some(ref_log_probs) => {
             let kl = kl_k3(log_probs, zero_padding(ref_log_probs, &mask));
@@ -207,16 +291,26 @@ pub fn grpo_loss<P: StochasticPolicy>(
         }
         None => Tensor::zeros([1], &plain_mask.device()),
     };
+    let entropy = zero_padding(entropy.reshape([steps, g]), &mask);
+    let mut loss = aggregate(per_step, mask.clone(), c.loss_type, horizon, batch_valid_steps);
+    if c.entropy_coef > 0.0 {
+        // TRL's bonus is the mean entropy per valid step whatever the loss type; for the
+        // token-count losses its sum is divided by the same batch-wide count.
+        let bonus = match c.loss_type {
+            LossType::Dapo | LossType::Cispo => entropy.clone().sum() / batch_valid_steps.max(1) as f64,
+            _ => entropy.clone().sum() / mask.clone().sum().clamp_min(1.0),
+        };
+        loss = loss - bonus * c.entropy_coef;
+    }
+    let ratio = log_ratio.clone().exp().inner();
     GrpoLoss {
-        loss: aggregate(per_step, mask, c.loss_type, horizon, batch_valid_steps),
-        entropy: masked_mean(entropy.reshape([steps, g]).inner(), plain_mask.clone()),
+        loss,
+        entropy: masked_mean(entropy.inner(), plain_mask.clone()),
         approx_kl: masked_mean(learner::approx_kl(log_ratio).inner(), plain_mask.clone()),
-        clip_fraction: masked_mean(
-            learner::clipped(ratio.clone(), c.epsilon, c.epsilon_high).inner(),
-            plain_mask,
-        ),
+        clip_fraction: masked_mean(learner::clipped(ratio, c.epsilon, c.epsilon_high), plain_mask.clone()),
+        clip_ratio: clip_ratios(weights.clone().inner(), mb.advantages.inner(), plain_mask, c),
         kl,
-        ratio: ratio.inner(),
+        ratio: weights.inner(),
     }
 }
 
@@ -269,7 +363,7 @@ impl Grpo<Policy> {
         let horizon = config.grpo_horizon();
         Self {
             total_steps: run.total_steps,
-            optimizer: Optimizer::new(1e-8, cfg.max_grad_norm),
+            optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
             reference: policy.valid(),
             acting: ActingCopy::new(device, acting_device, |d| make(d, &mut Rng::seed_from_u64(0))),
             policy,
@@ -422,11 +516,15 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
                 if c.sync_ref_model && self.optimizer_steps.is_multiple_of(c.ref_model_sync_steps) {
                     self.sync_reference().await?;
                 }
+                let [low, high, region] = l.clip_ratio;
                 step_stats.add([
                     ("loss", l.loss.inner()),
                     ("entropy", l.entropy),
                     ("approx_kl", l.approx_kl),
                     ("clip_fraction", l.clip_fraction),
+                    ("clip_ratio_low", low),
+                    ("clip_ratio_high", high),
+                    ("clip_ratio_region", region),
                     ("grad_norm", grad_norm.inner()),
                     ("kl", l.kl),
                 ]);
@@ -473,6 +571,9 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             grad_norm: means["grad_norm"] as f64,
             // Logged only when the penalty is on (TRL does the same).
             kl: (c.beta > 0.0).then_some(means["kl"] as f64),
+            clip_ratio_low_mean: Some(means["clip_ratio_low"] as f64),
+            clip_ratio_high_mean: Some(means["clip_ratio_high"] as f64),
+            clip_ratio_region_mean: Some(means["clip_ratio_region"] as f64),
             reward_mean: mean(returns.iter().copied()),
             reward_std: mean(stats.return_std.iter().copied()),
             zero_std_fraction: Some(stats.zero_std_groups as f64 / groups as f64),

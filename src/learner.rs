@@ -10,16 +10,22 @@ use crate::Rng;
 
 /// The PPO-clip objective per element, as a loss to minimise (Schulman et al. 2017, eq. 7):
 /// `max(-A·r, -A·clip(r, 1-ε_low, 1+ε_high))` with `r = exp(log_ratio)`. PPO uses
-/// `ε_low = ε_high`; GRPO may clip higher (DAPO). Returns the loss and the ratio.
+/// `ε_low = ε_high`; GRPO may clip higher (DAPO) and cap the unclipped ratio at `delta`
+/// (two-sided clipping, INTELLECT-2: `-A·min(r, δ)` in the first term). Returns the loss and `r`.
 pub fn clipped_surrogate<const D: usize>(
     log_ratio: Tensor<D>,
     advantages: Tensor<D>,
     eps_low: f64,
     eps_high: f64,
+    delta: Option<f64>,
 ) -> (Tensor<D>, Tensor<D>) {
     let ratio = log_ratio.exp();
-    let unclipped = -advantages.clone() * ratio.clone();
-    let clipped = -advantages * ratio.clone().clamp(1.0 - eps_low, 1.0 + eps_high);
+    let clipped = -advantages.clone() * ratio.clone().clamp(1.0 - eps_low, 1.0 + eps_high);
+    let capped = match delta {
+        Some(delta) => ratio.clone().clamp_max(delta),
+        None => ratio.clone(),
+    };
+    let unclipped = -advantages * capped;
     (unclipped.max_pair(clipped), ratio)
 }
 

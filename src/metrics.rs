@@ -57,6 +57,16 @@ pub struct UpdateMetrics {
     /// Mean trajectory length (valid steps per trajectory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_valid_length: Option<f64>,
+    /// TRL's `clip_ratio/low_mean`: valid steps clipped below (`r < 1 − ε`) with `A < 0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_ratio_low_mean: Option<f64>,
+    /// TRL's `clip_ratio/high_mean`: valid steps clipped above (`r > 1 + ε_high`) with `A > 0`
+    /// (with cispo: `r > ε_high`, TRL's `cispo_clip_ratio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_ratio_high_mean: Option<f64>,
+    /// TRL's `clip_ratio/region_mean`: either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_ratio_region_mean: Option<f64>,
 }
 
 impl UpdateMetrics {

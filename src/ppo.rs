@@ -17,6 +17,9 @@ use crate::rollout::{Rollout, VecEnv, collect_rollout};
 use crate::train::{Algorithm, TrainError, check_finite};
 use crate::value::Critic;
 
+/// Adam's ε: CleanRL's 1e-5 (PyTorch's default is 1e-8).
+pub const ADAM_EPS: f64 = 1e-5;
+
 /// CleanRL's `Agent`: the policy and its critic, optimised together by one Adam.
 #[derive(Module, Debug)]
 pub struct ActorCritic<P> {
@@ -103,7 +106,7 @@ pub fn ppo_loss<P: StochasticPolicy>(agent: &ActorCritic<P>, mb: PpoMinibatch, c
         advantages = (advantages.clone() - advantages.mean()) / (std + 1e-8);
     }
     let (surrogate, ratio) =
-        learner::clipped_surrogate(log_ratio.clone(), advantages, c.clip_coef, c.clip_coef);
+        learner::clipped_surrogate(log_ratio.clone(), advantages, c.clip_coef, c.clip_coef, None);
     let policy_loss = surrogate.mean();
 
     let unclipped = (new_values.clone() - mb.returns.clone()).powi_scalar(2);
@@ -160,7 +163,7 @@ impl Ppo<Policy> {
         let batch = (cfg.num_envs * cfg.num_steps) as u64;
         Self {
             num_updates: (run.total_steps / batch).max(1) as usize,
-            optimizer: Optimizer::new(1e-5, cfg.max_grad_norm),
+            optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
             envs: match cfg.norm_reward {
                 true => VecEnv::new(env, cfg.num_envs, run.seed).with_reward_scaling(cfg.gamma),
                 false => VecEnv::new(env, cfg.num_envs, run.seed),

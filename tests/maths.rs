@@ -2,8 +2,8 @@
 //! the k3 KL, and each GRPO loss aggregation.
 
 use burn::prelude::*;
-use playground::config::{LossType, RewardMode, ScaleRewards};
-use playground::grpo::{aggregate, group_advantages, kl_k3};
+use playground::config::{GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards};
+use playground::grpo::{aggregate, group_advantages, kl_k3, policy_objective};
 use playground::host;
 use playground::ppo::compute_gae;
 use playground::rollout::{Padded, Rollout};
@@ -176,4 +176,92 @@ fn each_loss_type_aggregates_valid_cells_as_trl_does() {
     assert!((loss(LossType::DrGrpo) - 1.0).abs() < 1e-6);
     // dapo: sum / valid steps of the whole batch = 8 / 6
     assert!((loss(LossType::Dapo) - 8.0 / 6.0).abs() < 1e-6);
+}
+
+/// TRL's policy objectives by hand, on `(T, G) = (2, 2)` with the cell (1, 1) padded:
+/// log π = [[−0.5, −1], [−0.2, ·]], log π_old = [[−0.7, −0.9], [−0.2, ·]], so the token-level
+/// ratios are r = [[e^0.2, e^−0.1], [1, ·]] = [[1.2214028, 0.9048374], [1, ·]], and
+/// A = [[1, −2], [1, ·]].
+fn objective(c: &GrpoConfig) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let device = Device::flex().autodiff();
+    let log_probs = host::matrix(vec![-0.5, -1.0, -0.2, 0.0], 2, 2, &device).require_grad();
+    let old = host::matrix(vec![-0.7, -0.9, -0.2, 0.0], 2, 2, &device);
+    let advantages = host::matrix(vec![1.0, -2.0, 1.0, 0.0], 2, 2, &device);
+    let mask = host::matrix(vec![1.0, 1.0, 1.0, 0.0], 2, 2, &device);
+    let (per_step, weights) = policy_objective(log_probs.clone(), old, advantages, &mask, c);
+    let grads = (per_step.clone() * mask).sum().backward();
+    let grad = log_probs.grad(&grads).expect("log π gets a gradient");
+    (read(per_step.inner()), read(weights.inner()), read(grad))
+}
+
+fn near(got: &[f32], want: &[f64], tol: f64, what: &str) {
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!((g as f64 - w).abs() <= tol, "{what}[{i}]: {g} vs {w} (all: {got:?})");
+    }
+}
+
+#[test]
+fn the_clipped_objective_and_two_sided_clipping_by_hand() {
+    let c = GrpoConfig { loss_type: LossType::Grpo, epsilon: 0.2, epsilon_high: 0.2, ..GrpoConfig::default() };
+    let (loss, weights, _) = objective(&c);
+    near(&weights[..3], &[1.2214028, 0.9048374, 1.0], 1e-6, "r");
+    // (0,0): max(−1.2214, −clip 1.2) = −1.2; (0,1): A < 0, r inside: 2·0.9048; (1,0): −1.
+    near(&loss[..3], &[-1.2, 1.8096748, -1.0], 1e-6, "grpo");
+    // δ = 1.1 caps the unclipped ratio: (0,0) becomes max(−1.1, −1.2) = −1.1.
+    let (loss, _, _) = objective(&GrpoConfig { delta: 1.1, ..c.clone() });
+    near(&loss[..3], &[-1.1, 1.8096748, -1.0], 1e-6, "delta");
+}
+
+#[test]
+fn gspo_uses_one_ratio_per_trajectory_by_hand() {
+    let c = GrpoConfig {
+        loss_type: LossType::Grpo,
+        importance_sampling_level: ImportanceSamplingLevel::Sequence,
+        epsilon: 0.2,
+        epsilon_high: 0.2,
+        ..GrpoConfig::default()
+    };
+    let (loss, weights, _) = objective(&c);
+    // Trajectory 0: mean log-ratio (0.2 + 0)/2 = 0.1 → e^0.1 on both steps; trajectory 1: e^−0.1.
+    near(&weights[..3], &[1.1051709, 0.9048374, 1.1051709], 1e-6, "w");
+    near(&loss[..3], &[-1.1051709, 1.8096748, -1.1051709], 1e-6, "gspo");
+}
+
+#[test]
+fn cispo_weights_log_pi_by_a_detached_capped_ratio_by_hand() {
+    let c = GrpoConfig { loss_type: LossType::Cispo, epsilon_high: 5.0, ..GrpoConfig::default() };
+    let (loss, _, grad) = objective(&c);
+    // −min(r, 5)·A·log π: −1.2214·1·(−0.5), −0.9048·(−2)·(−1), −1·1·(−0.2).
+    near(&loss[..3], &[0.6107014, -1.8096748, 0.2], 1e-6, "cispo");
+    // The weight is a constant: ∂/∂log π = −min(r, 5)·A, nothing through r.
+    near(&grad[..3], &[-1.2214028, 1.8096748, -1.0], 1e-6, "cispo gradient");
+    assert_eq!(grad[3], 0.0, "the padded cell");
+    let (loss, _, grad) = objective(&GrpoConfig { epsilon_high: 1.1, ..c });
+    near(&loss[..1], &[0.55], 1e-6, "cispo capped");
+    near(&grad[..1], &[-1.1], 1e-6, "cispo capped gradient");
+}
+
+#[test]
+fn sapo_gates_the_ratio_softly_by_hand() {
+    let c = GrpoConfig {
+        loss_type: LossType::Sapo,
+        sapo_temperature_pos: 1.0,
+        sapo_temperature_neg: 1.05,
+        ..GrpoConfig::default()
+    };
+    let (loss, _, _) = objective(&c);
+    // −σ(τ(r − 1))·(4/τ)·A with τ = 1 where A > 0, 1.05 where A ≤ 0:
+    // (0,0): −σ(0.2214028)·4 = −2.2205028; (0,1): −σ(1.05·(−0.0951626))·(4/1.05)·(−2) = 3.6193568;
+    // (1,0): r = 1: −σ(0)·4 = −2.
+    near(&loss[..3], &[-2.2205028, 3.6193568, -2.0], 1e-5, "sapo");
+}
+
+#[test]
+fn cispo_and_sapo_aggregate_as_dapo_and_grpo() {
+    let device = Device::flex();
+    let per_step = host::matrix(vec![1.0, 2.0, 5.0, 4.0], 2, 2, &device);
+    let mask = host::matrix(vec![1.0, 1.0, 1.0, 0.0], 2, 2, &device);
+    let loss = |t| read(aggregate(per_step.clone(), mask.clone(), t, 4, 6))[0] as f64;
+    assert_eq!(loss(LossType::Cispo), loss(LossType::Dapo));
+    assert_eq!(loss(LossType::Sapo), loss(LossType::Grpo));
 }

@@ -170,8 +170,8 @@ fn valid_configs_round_trip_through_a_url() {
     runner
         .run(&(config(), 0u64..1000), |(c, updates)| {
             let fragment = to_fragment(&c, &[("run", &updates.to_string())]);
-            // Random floats carry 17 significant digits: such a URL can pass 1 KiB (1118 bytes
-            // at worst, see below) but never the limit; URLs of typed values stay under 1 KiB.
+            // Random floats carry 17 significant digits: such a URL can pass 1 KiB (1331 bytes
+            // at worst, see below) but never the limit; URLs of typed values stay under 1.5 KiB.
             prop_assert!(fragment.len() < MAX_URL_LEN, "{} bytes: {fragment}", fragment.len());
             longest.set(longest.get().max(fragment.len()));
             let parsed = parse(&format!("#{fragment}"));
@@ -226,7 +226,7 @@ fn longest_fragment(mantissas: &[&str]) -> String {
 }
 
 #[test]
-fn every_url_the_page_writes_can_be_opened_and_a_typed_one_stays_under_1_kib() {
+fn every_url_the_page_writes_can_be_opened_and_a_typed_one_stays_under_1_5_kib() {
     // Floats at full precision (17 significant digits, as random or computed values have).
     let worst = longest_fragment(&["1.2345678901234567", "1.0000000000000002", "9.876543210987654"]);
     // Floats as a person types them: three significant digits.
@@ -238,5 +238,5 @@ fn every_url_the_page_writes_can_be_opened_and_a_typed_one_stays_under_1_kib() {
     );
     assert!(worst.len() < MAX_URL_LEN, "{} bytes: {worst}", worst.len());
     assert!(!parse(&format!("#{worst}")).problems.iter().any(|p| p.key == "(url)"), "refused as too long");
-    assert!(typed.len() < 1024, "{} bytes: {typed}", typed.len());
+    assert!(typed.len() < 1536, "{} bytes: {typed}", typed.len());
 }

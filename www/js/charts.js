@@ -13,6 +13,7 @@ export const LOSS_METRICS = [
   ['kl', 'KL to reference, k3 (GRPO, β > 0)'],
   ['approx_kl', 'approx-KL to old policy'],
   ['clip_fraction', 'clip fraction'],
+  ['clip_ratio_region_mean', 'active clip region, TRL (GRPO)', [0, 1]],
   ['grad_norm', 'grad norm (before clipping)'],
   ['explained_variance', 'explained variance (PPO)'],
   ['reward_std', 'group reward std (GRPO)'],

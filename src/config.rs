@@ -371,6 +371,8 @@ params! {
         sapo_temperature_neg: f64 = 1.05, [1e-3, 100.0];
         /// entropy bonus coefficient (TRL's entropy_coef: minus coef × mean entropy per valid step)
         entropy_coef: f64 = 0.0, [0.0, 1.0];
+        /// start from the policy PPO had after this many env steps of the same run (0: from scratch); not in GRPO's budget
+        warm_start_ppo_steps: u64 = 0, [0, 10_000_000];
         /// optimisation passes over each generation batch μ
         num_iterations: usize = 1, [1, 100];
         /// minibatches (of whole trajectories) per pass

@@ -16,6 +16,7 @@ use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
 use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::{Policy, StochasticPolicy};
+use crate::ppo::Ppo;
 use crate::rollout::{Padded, Trajectory, collect_group, stack_and_pad};
 use crate::train::{Algorithm, TrainError, check_finite};
 
@@ -342,7 +343,13 @@ pub struct Grpo<P: StochasticPolicy> {
     /// Optimiser steps taken (TRL's `global_step`), which `ref_model_sync_steps` counts.
     optimizer_steps: usize,
     env_steps: u64,
-    started: Instant,
+    /// Seconds spent in this algorithm's own updates (not in the other's, nor idle).
+    training_s: f64,
+    /// `grpo.warm_start_ppo_steps`: the PPO run whose policy GRPO starts from, and its steps;
+    /// taken before the first update.
+    warm_start: Option<(Box<Ppo<P>>, u64)>,
+    /// Environment steps PPO took before GRPO started from its policy (0: from scratch).
+    warm_start_env_steps: u64,
     pub last_batch: Option<GrpoBatch>,
 }
 
@@ -360,6 +367,7 @@ impl Grpo<Policy> {
         let mut starts = env.make();
         starts.reset(Some(run.seed));
         let cfg = config.grpo.clone();
+        let cfg_warm = cfg.warm_start_ppo_steps;
         let horizon = config.grpo_horizon();
         Self {
             total_steps: run.total_steps,
@@ -376,7 +384,9 @@ impl Grpo<Policy> {
             updates: 0,
             optimizer_steps: 0,
             env_steps: 0,
-            started: Instant::now(),
+            training_s: 0.0,
+            warm_start: (cfg_warm > 0).then(|| (Box::new(Ppo::new(config, device, acting_device)), cfg_warm)),
+            warm_start_env_steps: 0,
             last_batch: None,
         }
     }
@@ -386,6 +396,23 @@ impl<P: StochasticPolicy> Grpo<P> {
     /// The reference policy of the KL penalty.
     pub fn reference(&self) -> &P {
         &self.reference
+    }
+
+    /// GRPO from a strong baseline: run this experiment's PPO (same config, same seed: the very
+    /// run PPO makes beside GRPO) for `warm_start_ppo_steps` environment steps, or the whole
+    /// updates that fit in them, then take its policy as GRPO's policy and reference. Those steps
+    /// and that time are PPO's: reported apart, outside GRPO's budget and wall time.
+    async fn take_warm_start(&mut self) -> Result<(), TrainError> {
+        let Some((mut ppo, steps)) = self.warm_start.take() else {
+            return Ok(());
+        };
+        while ppo.fits(steps) {
+            ppo.update().await?;
+        }
+        self.warm_start_env_steps = ppo.env_steps();
+        self.policy = ppo.policy().clone();
+        self.reference = self.policy.valid();
+        Ok(())
     }
 
     /// TRL's `sync_ref_model`: `ref ← α·π + (1−α)·ref`.
@@ -433,6 +460,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
     }
 
     async fn update(&mut self) -> Result<UpdateMetrics, TrainError> {
+        self.take_warm_start().await?;
         let c = self.config.clone();
         let t0 = Instant::now();
         // TRL (via transformers) decays the learning rate linearly by default. Updates here
@@ -554,7 +582,8 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         self.updates += 1;
         let valid = padded.valid_steps();
         self.env_steps += valid as u64;
-        let wall_s = self.started.elapsed().as_secs_f64();
+        self.training_s += (t3 - t0).as_secs_f64();
+        let wall_s = self.training_s;
         let returns: Vec<f64> = trajectories.iter().map(Trajectory::episode_return).collect();
         let groups = stats.return_std.len();
         let metrics = UpdateMetrics {
@@ -574,6 +603,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             clip_ratio_low_mean: Some(means["clip_ratio_low"] as f64),
             clip_ratio_high_mean: Some(means["clip_ratio_high"] as f64),
             clip_ratio_region_mean: Some(means["clip_ratio_region"] as f64),
+            warm_start_env_steps: (self.warm_start_env_steps > 0).then_some(self.warm_start_env_steps),
             reward_mean: mean(returns.iter().copied()),
             reward_std: mean(stats.return_std.iter().copied()),
             zero_std_fraction: Some(stats.zero_std_groups as f64 / groups as f64),

@@ -9,7 +9,9 @@ pub struct UpdateMetrics {
     pub update: usize,
     /// Environment steps consumed so far.
     pub env_steps: u64,
-    /// Seconds since the run started (training only; evaluation excluded).
+    /// This algorithm's own training time so far: the sum of its updates' durations (rollout,
+    /// advantages, gradient steps), not the other algorithm's updates nor idle time between two
+    /// steps on the page; evaluation excluded.
     pub wall_s: f64,
     /// Mean undiscounted return of the episodes that ended during this update's rollout
     /// (`None` when none ended).
@@ -26,7 +28,7 @@ pub struct UpdateMetrics {
     pub clip_fraction: f64,
     /// Global gradient norm before clipping, mean over optimiser steps.
     pub grad_norm: f64,
-    /// Environment steps per second since the start (CleanRL's `charts/SPS`).
+    /// Environment steps per second of this algorithm's own training time (CleanRL's `charts/SPS`).
     pub sps: f64,
     /// Seconds of this update spent collecting experience.
     pub rollout_s: f64,
@@ -67,6 +69,10 @@ pub struct UpdateMetrics {
     /// TRL's `clip_ratio/region_mean`: either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_ratio_region_mean: Option<f64>,
+    /// Environment steps of PPO that GRPO's policy started from (`grpo.warm_start_ppo_steps`),
+    /// not counted in `env_steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_start_env_steps: Option<u64>,
 }
 
 impl UpdateMetrics {

@@ -140,7 +140,8 @@ pub struct Ppo<P: StochasticPolicy> {
     num_updates: usize,
     updates: usize,
     env_steps: u64,
-    started: Instant,
+    /// Seconds spent in this algorithm's own updates (not in the other's, nor idle).
+    training_s: f64,
     /// The last update's rollout and advantages, for inspection.
     pub last_batch: Option<(Rollout, Vec<f32>)>,
 }
@@ -175,7 +176,7 @@ impl Ppo<Policy> {
             device: device.clone(),
             updates: 0,
             env_steps: 0,
-            started: Instant::now(),
+            training_s: 0.0,
             last_batch: None,
         }
     }
@@ -279,7 +280,8 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
 
         self.updates += 1;
         self.env_steps += b as u64;
-        let wall_s = self.started.elapsed().as_secs_f64();
+        self.training_s += (t3 - t0).as_secs_f64();
+        let wall_s = self.training_s;
         let episodes = &rollout.episodes;
         let metrics = UpdateMetrics {
             update: self.updates,

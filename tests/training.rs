@@ -69,3 +69,50 @@ fn both_algorithms_update_on_every_environment() {
         }
     }
 }
+
+/// `wall_s` is each algorithm's own training time: the other algorithm's updates and idle time
+/// between two steps (the page's Step, Step) are not in it, so "return against wall-clock
+/// seconds" and SPS compare the algorithms on their own cost.
+#[test]
+fn wall_time_counts_only_the_algorithms_own_updates() {
+    let c = small(EnvId::CartPole, 3);
+    let mut ppo = Ppo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let own = |m: &UpdateMetrics| m.rollout_s + m.advantage_s + m.update_s;
+    let (p1, g1) = (pollster::block_on(ppo.update()).unwrap(), pollster::block_on(grpo.update()).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (p2, g2) = (pollster::block_on(ppo.update()).unwrap(), pollster::block_on(grpo.update()).unwrap());
+    for (name, first, second) in [("ppo", &p1, &p2), ("grpo", &g1, &g2)] {
+        assert!((first.wall_s - own(first)).abs() < 1e-9, "{name}: {} vs {}", first.wall_s, own(first));
+        let added = second.wall_s - first.wall_s;
+        assert!((added - own(second)).abs() < 1e-9, "{name}: {added} s added for {} s of work", own(second));
+        assert_eq!(second.sps, second.env_steps as f64 / second.wall_s);
+    }
+}
+
+/// `grpo.warm_start_ppo_steps`: GRPO starts from the policy this experiment's PPO had after
+/// that many steps (the whole updates that fit), its reference too; PPO's steps are reported
+/// apart and not spent from GRPO's budget.
+#[test]
+fn grpo_warm_starts_from_the_same_runs_ppo_policy() {
+    let mut c = small(EnvId::CartPole, 6);
+    c.grpo.warm_start_ppo_steps = 300; // two PPO updates of 2 × 64 steps fit, a third does not
+    let (learner, acting) = (Device::flex().autodiff(), Device::flex());
+    let mut ppo = Ppo::new(&c, &learner, &acting);
+    pollster::block_on(ppo.update()).unwrap();
+    pollster::block_on(ppo.update()).unwrap();
+    let read = |p: &playground::policy::Policy| pollster::block_on(playground::host::read_params(p)).unwrap();
+    let expected = read(ppo.policy());
+
+    let mut grpo = Grpo::new(&c, &learner, &acting);
+    assert_ne!(read(grpo.policy()), expected, "before its first update GRPO has its own initial weights");
+    c.grpo.warm_start_ppo_steps = 0;
+    let scratch = pollster::block_on(Grpo::new(&c, &learner, &acting).update()).unwrap();
+    let m = pollster::block_on(grpo.update()).unwrap();
+    assert_eq!(m.warm_start_env_steps, Some(256));
+    assert_eq!(scratch.warm_start_env_steps, None);
+    assert!(m.env_steps <= 4 * 60, "PPO's steps are not GRPO's: {}", m.env_steps);
+    // The reference is PPO's policy itself (the refresh comes every 10 optimiser steps).
+    assert_eq!(read(grpo.reference()), expected);
+    assert_ne!(m.without_timings().mean_return, scratch.without_timings().mean_return, "a trained policy plays otherwise");
+}

@@ -510,3 +510,18 @@ test('the environment replay: the trajectory select and the slider change the fr
   assert.notEqual(await frame(), later, 'another trajectory draws another frame');
   await page.close();
 });
+
+test("wall time is each algorithm's own: idle time between two Steps does not count", async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 1);
+  await page.waitForTimeout(2000);
+  await step(page, 1);
+  const m = await metrics(page);
+  for (const algo of ['ppo', 'grpo']) {
+    const [a, b] = m[algo];
+    const own = b.rollout_s + b.advantage_s + b.update_s;
+    assert.ok(Math.abs(b.wall_s - a.wall_s - own) < 1e-9, `${algo}: ${b.wall_s - a.wall_s} s added for ${own} s of its own work`);
+    assert.equal(b.sps, b.env_steps / b.wall_s);
+  }
+  await page.close();
+});

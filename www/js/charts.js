@@ -60,14 +60,15 @@ function chart(el, title, xLabel, height, legend = true, yRange = null) {
   return plot;
 }
 
-/** One algorithm's (x, y) points, without missing values. */
+/** One algorithm's (x, y) points, without missing values. A GRPO run warm-started from PPO's
+ *  policy (`grpo.warm_start_ppo_steps`) is drawn from the step where it took over. */
 function series(history, xKey, yKey) {
   const xs = [];
   const ys = [];
   for (const m of history) {
     const y = m[yKey];
     if (y === null || y === undefined || !Number.isFinite(y)) continue;
-    xs.push(m[xKey]);
+    xs.push(m[xKey] + (xKey === 'env_steps' ? (m.warm_start_env_steps ?? 0) : 0));
     ys.push(y);
   }
   return [xs, ys];

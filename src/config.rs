@@ -333,6 +333,8 @@ params! {
         max_grad_norm: f64 = 0.5, [1e-6, 1e6];
         /// scale rewards by a running std of the discounted return (Gymnasium's NormalizeReward)
         norm_reward: bool = false;
+        /// standardise observations by a running mean and std over all envs, then clip to ±10 (Gymnasium's NormalizeObservation); frozen at evaluation
+        norm_obs: bool = false;
         /// stop the epochs early when approx-KL exceeds this (0: never)
         target_kl: f64 = 0.0, [0.0, 100.0];
     }

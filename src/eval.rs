@@ -4,15 +4,18 @@ use burn::prelude::*;
 
 use crate::env::EnvId;
 use crate::host::{self, DeviceError};
+use crate::normalize::ObservationNormalizer;
 use crate::policy::{Sampling, StochasticPolicy};
 
 /// Returns of `episodes` episodes played in parallel with the policy's mode (argmax or mean),
-/// episode `i` starting from `reset(seed + i)`. `device` must hold the policy's tensors.
+/// episode `i` starting from `reset(seed + i)`. `device` must hold the policy's tensors; the
+/// policy sees observations through `normalizer` when it was trained so, its statistics frozen.
 pub async fn evaluate<P: StochasticPolicy>(
     policy: &P,
     env: EnvId,
     episodes: usize,
     seed: u64,
+    normalizer: Option<&ObservationNormalizer>,
     device: &Device,
 ) -> Result<Vec<f64>, DeviceError> {
     let (d, width) = (env.observation_dim(), policy.action_width());
@@ -22,7 +25,10 @@ pub async fn evaluate<P: StochasticPolicy>(
     let mut returns = vec![0.0; episodes];
     let mut running: Vec<usize> = (0..episodes).collect();
     while !running.is_empty() {
-        let batch: Vec<f32> = running.iter().flat_map(|&i| obs[i].iter().copied()).collect();
+        let mut batch: Vec<f32> = running.iter().flat_map(|&i| obs[i].iter().copied()).collect();
+        if let Some(norm) = normalizer {
+            norm.normalize(&mut batch);
+        }
         let picked =
             policy.get_action(host::matrix(batch, running.len(), d, device), &mut Sampling::Mode).await?;
         let mut still = Vec::with_capacity(running.len());

@@ -1,7 +1,8 @@
-//! Gymnasium's `NormalizeReward` wrapper, which CleanRL's continuous-action PPO applies to each
-//! environment: rewards are divided by the running standard deviation of a discounted return,
-//! then clipped to ±10 (`TransformReward`). Only the rewards PPO learns from are scaled; the
-//! returns it reports are the environment's own.
+//! Gymnasium's `NormalizeReward` and `NormalizeObservation` wrappers, which CleanRL's
+//! continuous-action PPO applies: rewards are divided by the running standard deviation of a
+//! discounted return, observations standardised by their running mean and variance, each then
+//! clipped to ±10 (`TransformReward`, `TransformObservation`). Only what PPO learns from is
+//! scaled; the returns it reports are the environment's own.
 
 /// Running mean and variance of a stream (`gymnasium.wrappers.utils.RunningMeanStd`: parallel
 /// update, initial count 1e-4).
@@ -21,12 +22,55 @@ impl Default for RunningMeanStd {
 impl RunningMeanStd {
     /// Fold in one sample (a batch of size 1, whose own variance is 0).
     pub fn update(&mut self, x: f64) {
-        let delta = x - self.mean;
-        let total = self.count + 1.0;
-        self.mean += delta / total;
-        let m2 = self.var * self.count + delta * delta * self.count / total;
+        self.update_from_moments(x, 0.0, 1.0);
+    }
+
+    /// Fold in a batch given by its mean, (population) variance and size: Chan et al.'s
+    /// parallel update, as Gymnasium's `update_mean_var_count_from_moments`.
+    pub fn update_from_moments(&mut self, batch_mean: f64, batch_var: f64, batch_count: f64) {
+        let delta = batch_mean - self.mean;
+        let total = self.count + batch_count;
+        self.mean += delta * batch_count / total;
+        let m2 = self.var * self.count + batch_var * batch_count + delta * delta * self.count * batch_count / total;
         self.var = m2 / total;
         self.count = total;
+    }
+}
+
+/// Gymnasium's vector `NormalizeObservation` (one running mean and variance per observation
+/// dimension, over every env's observations, updated with each batch before it is normalised;
+/// ε = 1e-8), then CleanRL's clip to ±10. [`ObservationNormalizer::normalize`] alone leaves the
+/// statistics frozen, as an evaluation uses them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservationNormalizer {
+    stats: Vec<RunningMeanStd>,
+}
+
+impl ObservationNormalizer {
+    pub fn new(obs_dim: usize) -> Self {
+        Self { stats: vec![RunningMeanStd::default(); obs_dim] }
+    }
+
+    /// Fold in a batch of rows `(n, obs_dim)`, then normalise it in place.
+    pub fn update_and_normalize(&mut self, batch: &mut [f32]) {
+        let d = self.stats.len();
+        let n = (batch.len() / d) as f64;
+        for (j, stats) in self.stats.iter_mut().enumerate() {
+            let column = || batch.iter().skip(j).step_by(d).map(|&x| x as f64);
+            let mean = column().sum::<f64>() / n;
+            let var = column().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            stats.update_from_moments(mean, var, n);
+        }
+        self.normalize(batch);
+    }
+
+    /// Normalise rows `(n, obs_dim)` in place with the statistics as they are.
+    pub fn normalize(&self, batch: &mut [f32]) {
+        let d = self.stats.len();
+        for (i, x) in batch.iter_mut().enumerate() {
+            let s = &self.stats[i % d];
+            *x = ((*x as f64 - s.mean) / (s.var + 1e-8).sqrt()).clamp(-10.0, 10.0) as f32;
+        }
     }
 }
 
@@ -82,6 +126,25 @@ mod tests {
             assert!((out - scaled).abs() < 1e-12, "{out} vs {scaled}");
         }
         assert!((s.stats.var - 2.6251843647660222).abs() < 1e-12);
+    }
+
+    /// Two batches of two 2-d observations, standardised by hand: after [[1, 10], [3, 30]] the
+    /// statistics are the batch's own (to the 1e-4 prior count), mean (2, 20) and variance
+    /// (1, 100), so the batch becomes [[−1, −1], [1, 1]]; 100 in the second dimension is then
+    /// 8σ away and -1000 past the ±10 clip.
+    #[test]
+    fn observations_are_standardised_by_running_statistics_and_clipped() {
+        let mut n = ObservationNormalizer::new(2);
+        let mut first = [1.0f32, 10.0, 3.0, 30.0];
+        n.update_and_normalize(&mut first);
+        for (got, want) in first.iter().zip([-1.0, -1.0, 1.0, 1.0]) {
+            assert!((got - want).abs() < 1e-3, "{first:?}");
+        }
+        let mut frozen = [2.0f32, 100.0, 2.0, -1000.0];
+        let before = n.clone();
+        n.normalize(&mut frozen);
+        assert_eq!(n, before, "normalize alone does not update");
+        assert!((frozen[1] - 8.0).abs() < 1e-2 && frozen[3] == -10.0 && frozen[0].abs() < 1e-3, "{frozen:?}");
     }
 
     #[test]

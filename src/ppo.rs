@@ -11,6 +11,7 @@ use crate::Rng;
 use crate::config::{ExperimentConfig, PpoConfig};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
+use crate::normalize::ObservationNormalizer;
 use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::{Policy, StochasticPolicy};
 use crate::rollout::{Rollout, VecEnv, collect_rollout};
@@ -165,9 +166,10 @@ impl Ppo<Policy> {
         Self {
             num_updates: (run.total_steps / batch).max(1) as usize,
             optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
-            envs: match cfg.norm_reward {
-                true => VecEnv::new(env, cfg.num_envs, run.seed).with_reward_scaling(cfg.gamma),
-                false => VecEnv::new(env, cfg.num_envs, run.seed),
+            envs: {
+                let envs = VecEnv::new(env, cfg.num_envs, run.seed);
+                let envs = if cfg.norm_obs { envs.with_observation_normalization() } else { envs };
+                if cfg.norm_reward { envs.with_reward_scaling(cfg.gamma) } else { envs }
             },
             config: cfg,
             agent,
@@ -195,6 +197,10 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
 
     fn policy(&self) -> &P {
         &self.agent.actor
+    }
+
+    fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
+        self.envs.observation_normalizer()
     }
 
     fn max_steps_per_update(&self) -> u64 {

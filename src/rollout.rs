@@ -9,7 +9,7 @@ use burn::prelude::*;
 use crate::Rng;
 use crate::env::{Env, EnvId, Transition};
 use crate::host::{self, DeviceError, Reads};
-use crate::normalize::RewardScaler;
+use crate::normalize::{ObservationNormalizer, RewardScaler};
 use crate::policy::{Sampling, StochasticPolicy};
 use crate::value::Critic;
 
@@ -31,6 +31,8 @@ pub struct VecEnv {
     lengths: Vec<usize>,
     /// Per-env reward scaling with its discount, when enabled.
     scalers: Option<(Vec<RewardScaler>, f64)>,
+    /// Observation normalisation over all envs, when enabled: `observations` are normalised.
+    obs_norm: Option<ObservationNormalizer>,
 }
 
 impl VecEnv {
@@ -46,7 +48,22 @@ impl VecEnv {
             returns: vec![0.0; n],
             lengths: vec![0; n],
             scalers: None,
+            obs_norm: None,
         }
+    }
+
+    /// Normalise the observations the learner sees (Gymnasium's vector `NormalizeObservation`,
+    /// then ±10), starting with the first ones.
+    pub fn with_observation_normalization(mut self) -> Self {
+        let mut norm = ObservationNormalizer::new(self.obs_dim);
+        norm.update_and_normalize(&mut self.observations);
+        self.obs_norm = Some(norm);
+        self
+    }
+
+    /// The observation statistics, when normalising (for evaluation, frozen).
+    pub fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
+        self.obs_norm.as_ref()
     }
 
     /// Scale the rewards handed to the learner (Gymnasium's `NormalizeReward(gamma)` on each env).
@@ -91,6 +108,14 @@ impl VecEnv {
                 row.copy_from_slice(&t.observation);
             }
             transitions.push(t);
+        }
+        if let Some(norm) = &mut self.obs_norm {
+            // The batch the envs handed on updates the statistics; an episode's final observation
+            // (for bootstrapping) is normalised with them, as the step's own.
+            norm.update_and_normalize(&mut self.observations);
+            for t in &mut transitions {
+                norm.normalize(&mut t.observation);
+            }
         }
         (transitions, finished)
     }

@@ -3,6 +3,7 @@
 
 use crate::host::DeviceError;
 use crate::metrics::UpdateMetrics;
+use crate::normalize::ObservationNormalizer;
 use crate::policy::StochasticPolicy;
 
 /// Why an update could not complete. A failed run keeps its history; it takes no more updates.
@@ -61,4 +62,9 @@ pub trait Algorithm {
     type Policy: StochasticPolicy;
     /// The policy as trained so far.
     fn policy(&self) -> &Self::Policy;
+    /// The observation statistics the policy sees its inputs through (`ppo.norm_obs`), to be
+    /// applied frozen when it is evaluated.
+    fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
+        None
+    }
 }

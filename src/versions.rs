@@ -38,7 +38,31 @@ pub struct Version {
 /// Every version after the first, oldest first; their numbers are 2, 3, … in order.
 pub const VERSIONS: &[Version] = &[Version {
     number: 2,
-    defaults: &[],
+    // RL Baselines3 Zoo's tuned PPO (its `normalize: true` is observation and reward
+    // normalisation; SB3's PPO keeps its learning rate constant and takes minibatches of 64),
+    // with budgets in which the playground's PPO reaches the README's thresholds.
+    defaults: &[
+        Change { env: Some(EnvId::Acrobot), key: "total_steps", value: "500000" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.norm_obs", value: "true" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.norm_reward", value: "true" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.num_envs", value: "16" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.num_steps", value: "256" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.gae_lambda", value: "0.94" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.num_minibatches", value: "64" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.ent_coef", value: "0" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.learning_rate", value: "3e-4" },
+        Change { env: Some(EnvId::Acrobot), key: "ppo.anneal_lr", value: "false" },
+        Change { env: Some(EnvId::MountainCar), key: "total_steps", value: "1000000" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.norm_obs", value: "true" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.norm_reward", value: "true" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.num_envs", value: "16" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.num_steps", value: "16" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.gae_lambda", value: "0.98" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.num_minibatches", value: "4" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.ent_coef", value: "0" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.learning_rate", value: "3e-4" },
+        Change { env: Some(EnvId::MountainCar), key: "ppo.anneal_lr", value: "false" },
+    ],
     code: "PPO's reward scaling restarts its discounted return in Gymnasium's order at a \
            termination; padded GRPO cells can no longer turn the loss into NaN; \
            grpo.ref_model_sync_steps counts optimiser steps, as TRL does, not updates; \

@@ -186,3 +186,28 @@ fn continuous_actions_reach_the_env_clipped_and_stay_unclipped_in_the_buffer() {
         }
     }
 }
+
+/// `ppo.norm_obs`: the learner sees observations standardised by running statistics over all
+/// envs (clipped to ±10), and an evaluation applies the same statistics frozen.
+#[test]
+fn normalised_observations_are_standardised_and_frozen_for_evaluation() {
+    let device = Device::flex();
+    let env = EnvId::MountainCar; // raw observations near (−0.5, 0): far from standard
+    let mut rng = Rng::seed_from_u64(8);
+    let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
+    let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
+    let mut envs = VecEnv::new(env, 8, 1).with_observation_normalization();
+    let r = block(collect_rollout(&policy, &critic, &mut envs, 200, &mut rng, &device)).unwrap();
+    for j in 0..2 {
+        let xs: Vec<f64> = r.observations.iter().skip(j).step_by(2).map(|&x| x as f64).collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64).sqrt();
+        assert!(mean.abs() < 0.5 && (0.5..2.0).contains(&std), "dimension {j}: mean {mean}, std {std}");
+        assert!(xs.iter().all(|x| x.abs() <= 10.0));
+    }
+    let norm = envs.observation_normalizer().expect("normalising").clone();
+    let frozen = norm.clone();
+    let returns = block(playground::eval::evaluate(&policy, env, 2, 5, Some(&norm), &device)).unwrap();
+    assert_eq!(norm, frozen, "evaluation leaves the statistics as they were");
+    assert_eq!(returns.len(), 2);
+}

@@ -91,6 +91,10 @@ mod cli {
             /// Print one JSON array instead of the table
             #[arg(long)]
             json: bool,
+            /// Where the learner runs: the CPU (flex), or burn's wgpu backend on this machine's
+            /// GPU (needs a build with `--features native-wgpu`); rollouts act on the CPU either way
+            #[arg(long, value_enum, default_value_t = Learner::Cpu)]
+            learner: Learner,
         },
         /// Replay Gymnasium traces (../shared/golden format) and report the max errors
         Replay {
@@ -101,6 +105,12 @@ mod cli {
         },
         /// Print every configuration key (Markdown table)
         Keys,
+    }
+
+    #[derive(Clone, Copy, ValueEnum, PartialEq)]
+    enum Learner {
+        Cpu,
+        Wgpu,
     }
 
     #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -118,9 +128,9 @@ mod cli {
             Command::Compare { experiment, eval_episodes } => {
                 config(&experiment).and_then(|c| compare(&c, eval_episodes))
             }
-            Command::Bench { experiment, runs, warmup, updates, json } => {
-                config(&experiment).and_then(|c| bench(&c, runs, warmup, updates, json))
-            }
+            Command::Bench { experiment, runs, warmup, updates, json, learner } => config(&experiment)
+                .and_then(|c| learner_device(learner).map(|d| (c, d)))
+                .and_then(|(c, d)| bench(&c, runs, warmup, updates, json, &d)),
             Command::Replay { file, tolerance } => replay(&file, tolerance),
             Command::Keys => {
                 print!("{}", playground::share::keys_markdown());
@@ -187,6 +197,24 @@ mod cli {
         (Device::flex().autodiff(), Device::flex())
     }
 
+    /// The learner's autodiff device for `pvg bench`.
+    fn learner_device(learner: Learner) -> Result<Device, String> {
+        match learner {
+            Learner::Cpu => Ok(Device::flex().autodiff()),
+            #[cfg(feature = "native-wgpu")]
+            Learner::Wgpu => {
+                let (device, setup) = Device::wgpu_options()
+                    .init_with_setup()
+                    .map_err(|e| format!("no wgpu device: {e}"))?;
+                let info = setup.adapter.get_info();
+                eprintln!("wgpu: {} ({:?}, {:?})", info.name, info.backend, info.device_type);
+                Ok(device.autodiff())
+            }
+            #[cfg(not(feature = "native-wgpu"))]
+            Learner::Wgpu => Err("this pvg was built without wgpu: cargo build --release --features native-wgpu".into()),
+        }
+    }
+
     /// What a finished run reports.
     struct Summary {
         history: Vec<UpdateMetrics>,
@@ -215,6 +243,7 @@ mod cli {
                 c.run.env,
                 eval_episodes,
                 c.run.seed + 1_000_000,
+                alg.observation_normalizer(),
                 &Device::flex(),
             ))
             .map_err(|e| e.to_string())?
@@ -402,6 +431,7 @@ mod cli {
         warmup: usize,
         updates: usize,
         json: bool,
+        learner: &Device,
     ) -> Result<(), String> {
         let mut rows = Vec::new();
         for algo in [Algo::Ppo, Algo::Grpo] {
@@ -411,7 +441,7 @@ mod cli {
                 let mut cfg = c.clone();
                 cfg.run.seed = c.run.seed + r as u64;
                 cfg.run.total_steps = 10_000_000;
-                let (learner, acting) = devices();
+                let acting = Device::flex();
                 let mut update: Box<dyn FnMut() -> Result<UpdateMetrics, TrainError>> = match algo {
                     Algo::Ppo => {
                         let mut a = Ppo::new(&cfg, &learner, &acting);

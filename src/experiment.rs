@@ -68,6 +68,35 @@ pub struct StepReport {
     pub grpo_error: Option<String>,
 }
 
+/// Which algorithms an experiment advances: both, or one of them (the page gives each its own
+/// Web Worker, so that they train in parallel on a machine with several cores). Each run has its
+/// own RNG, so a run is the same whichever way it is advanced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algos {
+    Both,
+    Ppo,
+    Grpo,
+}
+
+impl Algos {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "both" => Ok(Algos::Both),
+            "ppo" => Ok(Algos::Ppo),
+            "grpo" => Ok(Algos::Grpo),
+            _ => Err(format!("{text:?} is not ppo, grpo or both")),
+        }
+    }
+
+    fn ppo(self) -> bool {
+        self != Algos::Grpo
+    }
+
+    fn grpo(self) -> bool {
+        self != Algos::Ppo
+    }
+}
+
 /// Both algorithms with identical policy networks and seed on the same environment.
 pub struct Experiment {
     pub config: ExperimentConfig,
@@ -75,6 +104,8 @@ pub struct Experiment {
     pub grpo: Grpo<Policy>,
     pub ppo_track: Track,
     pub grpo_track: Track,
+    /// The algorithms `step` advances.
+    pub algos: Algos,
 }
 
 impl Experiment {
@@ -86,12 +117,19 @@ impl Experiment {
             config,
             ppo_track: Track::default(),
             grpo_track: Track::default(),
+            algos: Algos::Both,
         }
     }
 
-    /// Neither algorithm can take another update.
+    /// Advance only `algos` from now on.
+    pub fn with_algos(mut self, algos: Algos) -> Self {
+        self.algos = algos;
+        self
+    }
+
+    /// No algorithm this experiment advances can take another update.
     pub fn done(&self) -> bool {
-        !self.ppo_track.active() && !self.grpo_track.active()
+        !(self.algos.ppo() && self.ppo_track.active()) && !(self.algos.grpo() && self.grpo_track.active())
     }
 
     /// Make the next update of `algo` (`ppo` or `grpo`) fail as a NaN in `metric` would: for
@@ -106,13 +144,19 @@ impl Experiment {
         true
     }
 
-    /// One update of each algorithm that still has budget and has not failed.
+    /// One update of each algorithm it advances that still has budget and has not failed.
     pub async fn step(&mut self) -> StepReport {
         let total = self.config.run.total_steps;
         let failed = |t: &Track| t.error.clone();
         let (ppo_before, grpo_before) = (failed(&self.ppo_track), failed(&self.grpo_track));
-        let ppo = self.ppo_track.advance(&mut self.ppo, total).await;
-        let grpo = self.grpo_track.advance(&mut self.grpo, total).await;
+        let ppo = match self.algos.ppo() {
+            true => self.ppo_track.advance(&mut self.ppo, total).await,
+            false => None,
+        };
+        let grpo = match self.algos.grpo() {
+            true => self.grpo_track.advance(&mut self.grpo, total).await,
+            false => None,
+        };
         // Report an error once: in the step where it happened.
         let fresh = |before: Option<String>, t: &Track| if before.is_none() { failed(t) } else { None };
         StepReport {

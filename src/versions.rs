@@ -63,10 +63,8 @@ pub const VERSIONS: &[Version] = &[Version {
         Change { env: Some(EnvId::MountainCar), key: "ppo.learning_rate", value: "3e-4" },
         Change { env: Some(EnvId::MountainCar), key: "ppo.anneal_lr", value: "false" },
     ],
-    code: "PPO's reward scaling restarts its discounted return in Gymnasium's order at a \
-           termination; padded GRPO cells can no longer turn the loss into NaN; \
-           grpo.ref_model_sync_steps counts optimiser steps, as TRL does, not updates; \
-           continuous actions reach the env clipped to its bounds (CleanRL's ClipAction)",
+    code: "fixes to reward scaling at terminations, padded GRPO cells, the reference refresh \
+           and continuous action clipping (the README's version table has them)",
 }];
 
 /// The version this build writes into links.

@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::{BackendChoice, ExperimentConfig};
 use crate::env::EnvId;
-use crate::experiment::{Experiment, StepReport};
+use crate::experiment::{Algos, Experiment, StepReport};
 use crate::{inspect, share};
 
 /// What the worker knows about WebGPU: probed once, since a wgpu device can be initialised
@@ -148,9 +148,11 @@ struct Created {
 }
 
 /// Start an experiment from a fragment (validated as by `parseUrl`) on the backend its
-/// `backend` key asks for; WebGPU falls back to the CPU, saying why.
+/// `backend` key asks for; WebGPU falls back to the CPU, saying why. `algos` (`ppo`, `grpo` or
+/// `both`) are the algorithms its `step` advances.
 #[wasm_bindgen(js_name = createSession)]
-pub async fn create_session(url: String) -> Result<JsValue, JsError> {
+pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsError> {
+    let algos = Algos::parse(&algos).map_err(|e| JsError::new(&e))?;
     let parsed = share::parse(&url);
     let config = parsed.config;
     let webgpu = match config.run.backend {
@@ -176,7 +178,7 @@ pub async fn create_session(url: String) -> Result<JsValue, JsError> {
     let fragment = share::to_fragment(&config, &[]);
     // Rollouts act on a CPU copy of the weights: one tiny forward per env step is faster on
     // the CPU than a GPU round trip (see `ActingCopy`).
-    let experiment = Experiment::new(config, &learner, &Device::flex());
+    let experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos);
     let id = WORKER.with_borrow_mut(|w| {
         w.next_id += 1;
         w.sessions.insert(w.next_id, Some(experiment));

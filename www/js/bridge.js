@@ -1,8 +1,25 @@
 // The page's side of the worker: requests as promises, events as callbacks, and a fresh
 // worker when the old one crashed (a wasm trap leaves its instance unusable).
 
+const WASM = new URL('../ppo-grpo-playground_bg.wasm', import.meta.url);
+
+/** The training core, compiled once per page and shared by its workers (a Module is cloned into
+ *  each worker without compiling again, and the wasm is fetched once). A streaming compile from
+ *  the cache can be aborted when the browser hands one cache entry to two frames at once
+ *  (Chromium, two embeds of one release on a blog page): then once more from the bytes, fetched
+ *  past the cache. */
+export function compileCore() {
+  return WebAssembly.compileStreaming(fetch(WASM)).catch(async (first) => {
+    const response = await fetch(WASM, { cache: 'reload' });
+    if (!response.ok) throw first;
+    return WebAssembly.compile(await response.arrayBuffer());
+  });
+}
+
 export class Bridge {
-  constructor(onEvent) {
+  /** `core`: a promise of the compiled core (`compileCore()`). */
+  constructor(core, onEvent) {
+    this.core = core;
     this.onEvent = onEvent;
     this.pending = new Map();
     this.nextId = 1;
@@ -13,6 +30,7 @@ export class Bridge {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.receive(e.data);
     this.worker.onerror = (e) => this.crash(e.message || 'the worker failed to load');
+    this.ready = this.core.then((module) => this.send('init', { module }));
   }
 
   receive(msg) {
@@ -43,7 +61,13 @@ export class Bridge {
     this.onEvent('restarted', { reason });
   }
 
-  call(method, args = {}) {
+  /** A request, once the worker has its core. */
+  async call(method, args = {}) {
+    await this.ready;
+    return this.send(method, args);
+  }
+
+  send(method, args) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

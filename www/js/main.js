@@ -1,6 +1,6 @@
 // The playground page: wires the worker, the form, the charts, the heatmaps and the env view,
 // and exposes `window.playground` (status, metrics, step, run, pause, reset) for tests.
-import { Bridge } from './bridge.js';
+import { Bridge, compileCore } from './bridge.js';
 import { Charts } from './charts.js';
 import { Controls } from './controls.js';
 import { EnvView } from './envdraw.js';
@@ -9,13 +9,19 @@ import * as exporter from './export.js';
 
 const $ = (id) => document.getElementById(id);
 
+/** Each algorithm trains in its own Web Worker (its own wasm instance and, on WebGPU, its own
+ *  device), so a machine with several cores trains both at once. */
+const ALGOS = ['ppo', 'grpo'];
+
 const state = {
-  session: null, // the worker's id of the current experiment
+  session: null, // {ppo, grpo}: each worker's id of the current experiment
   created: null, // {backend, adapter, note, fragment}
   webgpu: null, // {available, adapter, error}
   history: { ppo: [], grpo: [] },
   errors: { ppo: null, grpo: null },
-  steps: 0, // experiment steps taken (one update of each algorithm)
+  steps: 0, // experiment steps taken (one update of each algorithm): the larger of stepsBy
+  stepsBy: { ppo: 0, grpo: 0 },
+  doneBy: { ppo: false, grpo: false },
   running: false,
   done: false,
   lastError: null,
@@ -25,7 +31,8 @@ const state = {
   embed: null, // {figure, started} when the page is an embedded figure
 };
 
-let bridge;
+let workers; // {ppo: Bridge, grpo: Bridge}
+let bridge; // the PPO worker's, for requests about the page rather than a run
 let controls;
 let charts;
 let heatmaps;
@@ -124,8 +131,11 @@ function render() {
   invalidate('status', 'curves', 'losses:0', 'losses:1', 'losses:2');
 }
 
-function renderSnapshot(snapshot) {
-  state.snapshot = snapshot;
+/** `algo`'s worker's snapshot: its own part of the figures. */
+function renderSnapshot(algo, snapshot) {
+  const s = (state.snapshot ??= { ppo: [], grpo: [], trajectories: [], group_size: 0 });
+  if (algo === 'ppo') s.ppo = snapshot.ppo;
+  else Object.assign(s, { grpo: snapshot.grpo, trajectories: snapshot.trajectories, group_size: snapshot.group_size });
   invalidate('tensors', 'env');
 }
 
@@ -169,26 +179,27 @@ function renderTiming() {
 
 // ---------------------------------------------------------------- worker events
 
-function onEvent(name, data) {
+/** An event from `algo`'s worker. */
+function onEvent(algo, name, data) {
   if (name === 'update') {
-    if (data.session !== state.session) return;
+    if (data.session !== state.session?.[algo]) return;
     const r = data.report;
-    state.steps += 1;
-    if (r.ppo) state.history.ppo.push(r.ppo);
-    if (r.grpo) state.history.grpo.push(r.grpo);
-    for (const algo of ['ppo', 'grpo']) {
-      const err = r[`${algo}_error`];
-      if (err) {
-        state.errors[algo] = err;
-        state.lastError = `${algo.toUpperCase()}: ${err}`;
-        showProblems(`${algo.toUpperCase()} stopped; its history is kept`, [{ key: algo, message: err }]);
-      }
+    state.stepsBy[algo] += 1;
+    state.steps = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
+    if (r[algo]) state.history[algo].push(r[algo]);
+    const err = r[`${algo}_error`];
+    if (err) {
+      state.errors[algo] = err;
+      state.lastError = `${algo.toUpperCase()}: ${err}`;
+      showProblems(`${algo.toUpperCase()} stopped; its history is kept`, [{ key: algo, message: err }]);
     }
-    state.done = r.done;
-    if (data.snapshot) renderSnapshot(data.snapshot);
+    state.doneBy[algo] = r.done;
+    state.done = state.doneBy.ppo && state.doneBy.grpo;
+    if (data.snapshot) renderSnapshot(algo, data.snapshot);
     render();
   } else if (name === 'restarted') {
     // The old worker's sessions are gone; the history on the page stays.
+    for (const a of ALGOS) if (a !== algo && state.session) workers[a].call('drop', { session: state.session[a] }).catch(() => {});
     state.session = null;
     state.running = false;
     state.done = true;
@@ -211,12 +222,14 @@ async function reset(fragment, { fromUrl = false } = {}) {
   showProblems('This link had problems; the page used the values shown', parsed.problems);
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
-  if (state.session !== null) bridge.call('drop', { session: state.session }).catch(() => {});
+  if (state.session !== null) for (const a of ALGOS) workers[a].call('drop', { session: state.session[a] }).catch(() => {});
   state.session = null;
   Object.assign(state, {
     history: { ppo: [], grpo: [] },
     errors: { ppo: null, grpo: null },
     steps: 0,
+    stepsBy: { ppo: 0, grpo: 0 },
+    doneBy: { ppo: false, grpo: false },
     done: false,
     lastError: null,
     snapshot: null,
@@ -224,8 +237,9 @@ async function reset(fragment, { fromUrl = false } = {}) {
   envView.setEnv(new URLSearchParams(parsed.fragment).get('env'));
   invalidate();
   try {
-    state.created = await bridge.call('create', { url: parsed.fragment });
-    state.session = state.created.id;
+    const created = await Promise.all(ALGOS.map((a) => workers[a].call('create', { url: parsed.fragment, algos: a })));
+    state.created = created[0];
+    state.session = { ppo: created[0].id, grpo: created[1].id };
     if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
   } catch (e) {
     fail(`Could not start the experiment: ${e.message}`);
@@ -238,7 +252,7 @@ async function step(n = 1) {
   if (state.session === null) throw new Error('no experiment is loaded');
   const session = state.session;
   try {
-    await bridge.call('step', { session, n, snapshots: true });
+    await Promise.all(ALGOS.map((a) => workers[a].call('step', { session: session[a], n, snapshots: true })));
   } catch (e) {
     if (session === state.session) fail(e.message);
     throw e;
@@ -252,8 +266,9 @@ function run() {
   if (state.running || state.session === null || state.done) return runStopped;
   state.running = true;
   render();
-  runStopped = bridge
-    .call('run', { session: state.session, snapshots: true })
+  const session = state.session;
+  runStopped = Promise.all(ALGOS.map((a) => workers[a].call('run', { session: session[a], snapshots: true })))
+    .then(() => session === state.session && catchUp(session))
     .catch((e) => fail(e.message))
     .finally(() => {
       state.running = false;
@@ -264,9 +279,18 @@ function run() {
 
 async function pause() {
   if (!state.running) return;
-  await bridge.call('pause');
-  // The run request resolves after the update in flight.
+  await Promise.all(ALGOS.map((a) => workers[a].call('pause')));
+  // The run requests resolve after the updates in flight.
   await runStopped;
+}
+
+/** The workers of a run go side by side, each at its own pace; when it stops, the one behind
+ *  catches up, so that the page holds as many updates of each (unless one has finished) and a
+ *  shared link's `run=N` replays exactly what is on the page. */
+function catchUp(session) {
+  const target = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
+  const behind = ALGOS.filter((a) => !state.doneBy[a] && state.stepsBy[a] < target);
+  return Promise.all(behind.map((a) => workers[a].call('step', { session: session[a], n: target - state.stepsBy[a], snapshots: true })));
 }
 
 function shareUrl() {
@@ -309,7 +333,9 @@ function whenVisible(el) {
 // ---------------------------------------------------------------- boot
 
 async function boot() {
-  bridge = new Bridge(onEvent);
+  const core = compileCore();
+  workers = Object.fromEntries(ALGOS.map((a) => [a, new Bridge(core, (name, data) => onEvent(a, name, data))]));
+  bridge = workers.ppo;
   const description = await bridge.call('describe');
   state.build = description.build;
   $('build-version').textContent = String(state.build.version);
@@ -372,6 +398,6 @@ window.playground = {
   reset: (fragment) => reset(fragment ?? controls.fragment()),
   shareUrl: () => shareUrl(),
   /** Test-only: the next update of `algo` fails as a NaN would. */
-  injectFault: (algo) => bridge.call('injectFault', { session: state.session, algo }),
+  injectFault: (algo) => workers[algo].call('injectFault', { session: state.session[algo], algo }),
 };
 window.playground.ready = boot().catch((e) => fail(`The page failed to start: ${e.message}`));

@@ -1,16 +1,10 @@
 // The Web Worker that owns the training core (wasm). It runs one request at a time, except
-// `pause`, which takes effect between two updates of a running session.
+// `pause`, which takes effect between two updates of a running session. Its first message,
+// `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers.
 import init, * as core from '../ppo-grpo-playground.js';
 
-// Streaming compilation of a cached wasm can be aborted when the browser hands the same cache
-// entry to two frames at once (Chromium, two embeds of one release on a blog page: "Response
-// body loading was aborted"). Then compile once more from the bytes, fetched past the cache.
-const WASM = new URL('../ppo-grpo-playground_bg.wasm', import.meta.url);
-const ready = init().catch(async (first) => {
-  const response = await fetch(WASM, { cache: 'reload' });
-  if (!response.ok) throw first;
-  return init({ module_or_path: await response.arrayBuffer() });
-});
+let received;
+const ready = new Promise((resolve) => (received = resolve)).then((module) => init({ module_or_path: module }));
 let running = null; // session id of the current Run, or null
 let queue = Promise.resolve();
 
@@ -20,6 +14,11 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 self.onmessage = (e) => {
   const { id, method, args } = e.data;
+  if (method === 'init') {
+    received(args.module);
+    ready.then(() => reply(id, { ok: true, result: null }), (err) => reply(id, { ok: false, error: String(err?.message ?? err) }));
+    return;
+  }
   if (method === 'pause') {
     running = null;
     reply(id, { ok: true, result: null });
@@ -76,7 +75,7 @@ async function handle(id, method, args) {
         break;
       }
       case 'create': {
-        result = await core.createSession(args.url);
+        result = await core.createSession(args.url, args.algos ?? 'both');
         if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
         else if (result.note) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         break;

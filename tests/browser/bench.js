@@ -53,6 +53,46 @@ async function perUpdate(hash, warmup, measured) {
   return { adapter: status.adapter, ppo: cost(history.ppo), grpo: cost(history.grpo), ppoWarm: warm(history.ppo), grpoWarm: warm(history.grpo) };
 }
 
+/** CartPole-v1's defaults on the CPU backend, run until both budgets are spent: page seconds
+ *  until PPO solved it (the first update from which its training return stays >= 475 for the next
+ *  10 that report one, as below) and until both were done, sampled every 50 ms. */
+async function untilDone(query) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${site.url}/${query}#env=CartPole-v1&seed=1&backend=cpu`);
+  await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
+  const seen = await page.evaluate(async () => {
+    const arrivals = [];
+    const t0 = performance.now();
+    window.playground.run();
+    while (!window.playground.status().done) {
+      await new Promise((r) => setTimeout(r, 50));
+      const n = window.playground.status().updates.ppo;
+      while (arrivals.length < n) arrivals.push((performance.now() - t0) / 1e3);
+    }
+    return { arrivals, total: (performance.now() - t0) / 1e3, ppo: window.playground.metrics().ppo };
+  });
+  await context.close();
+  let solvedAt = null;
+  const reporting = seen.ppo.map((m, i) => [m, i]).filter(([m]) => m.mean_return !== null);
+  for (let k = 0; k + 10 < reporting.length && solvedAt === null; k++) {
+    if (reporting.slice(k, k + 11).every(([m]) => m.mean_return >= 475)) solvedAt = seen.arrivals[reporting[k][1]];
+  }
+  return { solvedAt, total: seen.total };
+}
+const one = await untilDone('?workers=1');
+const two = await untilDone('');
+console.log('\nPPO and GRPO on CartPole-v1 (defaults, CPU backend), page seconds in this one run:');
+console.log('| page | PPO solves | both budgets spent |\n|---|---:|---:|');
+console.log(`| one worker for both (?workers=1, as before) | ${fmt(one.solvedAt)} | ${fmt(one.total)} |`);
+console.log(`| a worker each | ${fmt(two.solvedAt)} | ${fmt(two.total)} |`);
+console.log(`| ratio | ${fmt(one.solvedAt / two.solvedAt, 2)}× | ${fmt(one.total / two.total, 2)}× |`);
+if (process.env.BENCH_ONLY === 'parallel') {
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
 const experiment = 'env=CartPole-v1&seed=1';
 const cpu = await perUpdate(`${experiment}&backend=cpu`, 3, 10);
 let noSimd = null;
@@ -94,7 +134,7 @@ if (noSimd) {
 }
 console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
 console.log(solved
-  ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of training (${solved.env_steps} env steps, update ${solved.update})`
+  ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of its own training (${solved.env_steps} env steps, update ${solved.update})`
   : `\nPPO did not hold a return >= 475 for 10 updates within its budget`);
 await browser.close();
 site.server.close();

@@ -12,6 +12,9 @@ const $ = (id) => document.getElementById(id);
 /** Each algorithm trains in its own Web Worker (its own wasm instance and, on WebGPU, its own
  *  device), so a machine with several cores trains both at once. */
 const ALGOS = ['ppo', 'grpo'];
+/** `?workers=1` (a benchmark switch, not part of the experiment): both algorithms in one worker,
+ *  stepped in turn, as the page did before each had its own. */
+const ONE_WORKER = new URLSearchParams(location.search).get('workers') === '1';
 
 const state = {
   session: null, // {ppo, grpo}: each worker's id of the current experiment
@@ -31,7 +34,7 @@ const state = {
   embed: null, // {figure, started} when the page is an embedded figure
 };
 
-let workers; // {ppo: Bridge, grpo: Bridge}
+let workers; // {ppo: Bridge, grpo: Bridge}: two, or the same one twice with ?workers=1
 let bridge; // the PPO worker's, for requests about the page rather than a run
 let controls;
 let charts;
@@ -179,6 +182,12 @@ function renderTiming() {
 
 // ---------------------------------------------------------------- worker events
 
+/** The workers and what each advances: `[[bridge, 'ppo'], [bridge, 'grpo']]`, or
+ *  `[[bridge, 'both']]` with one worker. `state.session[lane]` is that lane's session. */
+function lanes() {
+  return ONE_WORKER ? [[workers.ppo, 'both']] : ALGOS.map((a) => [workers[a], a]);
+}
+
 /** An event from `algo`'s worker. */
 function onEvent(algo, name, data) {
   if (name === 'update') {
@@ -199,7 +208,7 @@ function onEvent(algo, name, data) {
     render();
   } else if (name === 'restarted') {
     // The old worker's sessions are gone; the history on the page stays.
-    for (const a of ALGOS) if (a !== algo && state.session) workers[a].call('drop', { session: state.session[a] }).catch(() => {});
+    for (const [w, lane] of lanes()) if (lane !== algo && w !== workers[algo] && state.session) w.call('drop', { session: state.session[lane] }).catch(() => {});
     state.session = null;
     state.running = false;
     state.done = true;
@@ -222,7 +231,7 @@ async function reset(fragment, { fromUrl = false } = {}) {
   showProblems('This link had problems; the page used the values shown', parsed.problems);
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
-  if (state.session !== null) for (const a of ALGOS) workers[a].call('drop', { session: state.session[a] }).catch(() => {});
+  if (state.session !== null) for (const [w, lane] of lanes()) w.call('drop', { session: state.session[lane] }).catch(() => {});
   state.session = null;
   Object.assign(state, {
     history: { ppo: [], grpo: [] },
@@ -237,9 +246,11 @@ async function reset(fragment, { fromUrl = false } = {}) {
   envView.setEnv(new URLSearchParams(parsed.fragment).get('env'));
   invalidate();
   try {
-    const created = await Promise.all(ALGOS.map((a) => workers[a].call('create', { url: parsed.fragment, algos: a })));
+    const created = await Promise.all(lanes().map(([w, lane]) => w.call('create', { url: parsed.fragment, algos: lane })));
     state.created = created[0];
-    state.session = { ppo: created[0].id, grpo: created[1].id };
+    state.session = ONE_WORKER
+      ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id }
+      : { ppo: created[0].id, grpo: created[1].id };
     if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
   } catch (e) {
     fail(`Could not start the experiment: ${e.message}`);
@@ -252,7 +263,7 @@ async function step(n = 1) {
   if (state.session === null) throw new Error('no experiment is loaded');
   const session = state.session;
   try {
-    await Promise.all(ALGOS.map((a) => workers[a].call('step', { session: session[a], n, snapshots: true })));
+    await Promise.all(lanes().map(([w, lane]) => w.call('step', { session: session[lane], n, snapshots: true })));
   } catch (e) {
     if (session === state.session) fail(e.message);
     throw e;
@@ -267,7 +278,7 @@ function run() {
   state.running = true;
   render();
   const session = state.session;
-  runStopped = Promise.all(ALGOS.map((a) => workers[a].call('run', { session: session[a], snapshots: true })))
+  runStopped = Promise.all(lanes().map(([w, lane]) => w.call('run', { session: session[lane], snapshots: true })))
     .then(() => session === state.session && catchUp(session))
     .catch((e) => fail(e.message))
     .finally(() => {
@@ -279,7 +290,7 @@ function run() {
 
 async function pause() {
   if (!state.running) return;
-  await Promise.all(ALGOS.map((a) => workers[a].call('pause')));
+  await Promise.all(lanes().map(([w]) => w.call('pause')));
   // The run requests resolve after the updates in flight.
   await runStopped;
 }
@@ -289,7 +300,7 @@ async function pause() {
  *  shared link's `run=N` replays exactly what is on the page. */
 function catchUp(session) {
   const target = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
-  const behind = ALGOS.filter((a) => !state.doneBy[a] && state.stepsBy[a] < target);
+  const behind = ONE_WORKER ? [] : ALGOS.filter((a) => !state.doneBy[a] && state.stepsBy[a] < target);
   return Promise.all(behind.map((a) => workers[a].call('step', { session: session[a], n: target - state.stepsBy[a], snapshots: true })));
 }
 
@@ -334,7 +345,12 @@ function whenVisible(el) {
 
 async function boot() {
   const core = compileCore();
-  workers = Object.fromEntries(ALGOS.map((a) => [a, new Bridge(core, (name, data) => onEvent(a, name, data))]));
+  if (ONE_WORKER) {
+    const both = new Bridge(core, (name, data) => ALGOS.forEach((a) => onEvent(a, name, data)));
+    workers = { ppo: both, grpo: both };
+  } else {
+    workers = Object.fromEntries(ALGOS.map((a) => [a, new Bridge(core, (name, data) => onEvent(a, name, data))]));
+  }
   bridge = workers.ppo;
   const description = await bridge.call('describe');
   state.build = description.build;

@@ -535,18 +535,30 @@ fn grpo_losses_match_torch() {
     check.finish("GRPO losses", &f.torch);
 }
 
+/// One Adam step (with the fixture's ε and clipping) on a fresh policy, for each loss type:
+/// `(name, expected, policy after the step, gradient norm before clipping)`.
+fn grpo_steps<'f>(f: &'f Fixture, d: &Device) -> Vec<(String, &'f GrpoCase, Policy, Tensor<1>)> {
+    let c = &f.grpo.config;
+    let cases = f.grpo.expected.cases.iter().map(|(name, e)| {
+        let policy = policy(f, &f.grpo.policy, d, true);
+        let loss = run_grpo(f, &policy, d, name).loss;
+        let (policy, norm) = Optimizer::new(c.adam_eps, c.max_grad_norm).step(policy, loss, c.learning_rate);
+        (name.clone(), e, policy, norm)
+    });
+    cases.collect()
+}
+
 #[test]
 fn grpo_gradients_match_torch() {
     let (f, d) = (fixture(), device());
     let mut check = Check::default();
     for (name, e) in &f.grpo.expected.cases {
         let policy = policy(&f, &f.grpo.policy, &d, true);
-        let c = &f.grpo.config;
         let loss = run_grpo(&f, &policy, &d, name).loss;
         check.layers(&format!("{name}: gradient"), &gradients(&policy, &loss.backward()), &e.gradients);
-        // The norm the optimiser reports: before clipping.
-        let loss = run_grpo(&f, &policy, &d, name).loss;
-        let (_, norm) = Optimizer::new(c.adam_eps, c.max_grad_norm).step(policy, loss, c.learning_rate);
+    }
+    // The norm the optimiser reports: before clipping.
+    for (name, e, _, norm) in grpo_steps(&f, &d) {
         check.close(&format!("{name}: gradient norm"), scalar(norm.inner()), e.grad_norm);
     }
     check.finish("GRPO gradients", &f.torch);
@@ -556,11 +568,7 @@ fn grpo_gradients_match_torch() {
 fn grpo_adam_steps_match_torch() {
     let (f, d) = (fixture(), device());
     let mut check = Check::default();
-    for (name, e) in &f.grpo.expected.cases {
-        let policy = policy(&f, &f.grpo.policy, &d, true);
-        let c = &f.grpo.config;
-        let loss = run_grpo(&f, &policy, &d, name).loss;
-        let (policy, _) = Optimizer::new(c.adam_eps, c.max_grad_norm).step(policy, loss, c.learning_rate);
+    for (name, e, policy, _) in grpo_steps(&f, &d) {
         check.layers(&format!("{name}: policy after one step"), &params(&policy), &e.after_one_step);
     }
     check.finish("GRPO Adam steps", &f.torch);

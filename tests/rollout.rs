@@ -77,14 +77,21 @@ fn a_group_starts_every_trajectory_from_the_same_state_and_then_diverges() {
     }
 }
 
-#[test]
-fn the_reference_refresh_mixes_in_the_policy_by_alpha() {
+/// A small GRPO on CartPole taking `iterations` optimiser steps per update and refreshing its
+/// reference every `sync_steps` of them.
+fn refreshing_grpo(iterations: usize, sync_steps: usize) -> ExperimentConfig {
     let mut c = ExperimentConfig::for_env(EnvId::CartPole);
     c.run.width = 8;
     c.grpo.num_generations = 4;
     c.grpo.max_completion_length = 30;
-    c.grpo.num_iterations = 2;
-    c.grpo.ref_model_sync_steps = 2;
+    c.grpo.num_iterations = iterations;
+    c.grpo.ref_model_sync_steps = sync_steps;
+    c
+}
+
+#[test]
+fn the_reference_refresh_mixes_in_the_policy_by_alpha() {
+    let mut c = refreshing_grpo(2, 2);
     c.grpo.ref_model_mixup_alpha = 0.25;
     let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
     let read = |p: &Policy| block(host::read_params(p)).unwrap();
@@ -108,12 +115,8 @@ fn the_reference_refresh_mixes_in_the_policy_by_alpha() {
 
 #[test]
 fn the_reference_refresh_counts_optimiser_steps_as_trl_does() {
-    let mut c = ExperimentConfig::for_env(EnvId::CartPole);
-    c.run.width = 8;
-    c.grpo.num_generations = 4;
-    c.grpo.max_completion_length = 30;
-    c.grpo.num_iterations = 3;
-    c.grpo.ref_model_sync_steps = 4; // steps 3 and 6 end the updates; step 4 falls inside the second
+    // Steps 3 and 6 end the first two updates; step 4 falls inside the second.
+    let c = refreshing_grpo(3, 4);
     let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
     let read = |p: &Policy| block(host::read_params(p)).unwrap();
     let initial = read(grpo.reference());

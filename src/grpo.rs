@@ -214,7 +214,11 @@ fn clip_ratios(weights: Tensor<2>, advantages: Tensor<2>, mask: Tensor<2>, c: &G
             let zero = Tensor::zeros([1], &mask.device());
             return [zero.clone(), zero.clone(), zero];
         }
-        LossType::Cispo => (weights.clone().equal_elem(f64::NAN), weights.greater_elem(c.epsilon_high).bool_and(positive)),
+        LossType::Cispo => {
+            // CISPO caps from above only: nothing is clipped low.
+            let none = weights.clone().zeros_like().bool();
+            (none, weights.greater_elem(c.epsilon_high).bool_and(positive))
+        }
         _ => (
             weights.clone().lower_elem(1.0 - c.epsilon).bool_and(negative),
             weights.greater_elem(1.0 + c.epsilon_high).bool_and(positive),

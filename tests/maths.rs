@@ -265,3 +265,49 @@ fn cispo_and_sapo_aggregate_as_dapo_and_grpo() {
     assert_eq!(loss(LossType::Cispo), loss(LossType::Dapo));
     assert_eq!(loss(LossType::Sapo), loss(LossType::Grpo));
 }
+
+/// TRL's clip-ratio metrics by hand, on the cells of `objective` (r = [[1.2214, 0.9048], [1, ·]],
+/// A = [[1, −2], [1, ·]]): a cell counts as clipped low when r < 1 − ε with A < 0, high when
+/// r > 1 + ε_high with A > 0 (CISPO: r > ε_high with A > 0), out of the 3 valid cells.
+#[test]
+fn trl_clip_ratios_by_hand() {
+    let device = Device::flex().autodiff();
+    let policy = playground::policy::Policy::new(
+        4,
+        &playground::env::ActionSpace::Discrete(2),
+        4,
+        0,
+        &device,
+        &mut <playground::Rng as rand::SeedableRng>::seed_from_u64(0),
+    );
+    // A minibatch whose policy log-probs are whatever the policy says: the ratios come from the
+    // old log-probs chosen relative to them, so build the batch from the policy's own values.
+    let obs = host::matrix(vec![0.0; 4 * 4], 4, 4, &device);
+    let actions = host::matrix(vec![0.0; 4], 4, 1, &device);
+    let (lp, _) = playground::policy::StochasticPolicy::evaluate_actions(&policy, obs.clone(), actions.clone());
+    let lp = read(lp.inner());
+    // Old log-probs so that r = [[e^0.2, e^−0.1], [1, ·]] (the padded cell (1,1) is ignored).
+    let old = vec![lp[0] - 0.2, lp[1] + 0.1, lp[2], lp[3]];
+    let run = |c: GrpoConfig| {
+        let mb = playground::grpo::GrpoMinibatch {
+            observations: obs.clone().reshape([2, 2, 4]),
+            actions: actions.clone().reshape([2, 2, 1]),
+            log_probs: host::matrix(old.clone(), 2, 2, &device),
+            ref_log_probs: None,
+            advantages: host::matrix(vec![1.0, -2.0, 1.0, 0.0], 2, 2, &device),
+            mask: host::matrix(vec![1.0, 1.0, 1.0, 0.0], 2, 2, &device),
+        };
+        let l = playground::grpo::grpo_loss(&policy, mb, &c, 2, 3);
+        l.clip_ratio.map(|t| read(t)[0] as f64)
+    };
+    // ε = 0.1: (0,0) high-clipped (1 of 3 valid cells); (0,1): r = 0.9048 > 0.9, not low.
+    let [low, high, region] = run(GrpoConfig { epsilon: 0.1, epsilon_high: 0.1, ..GrpoConfig::default() });
+    assert!((low - 0.0).abs() < 1e-6 && (high - 1.0 / 3.0).abs() < 1e-6 && (region - 1.0 / 3.0).abs() < 1e-6);
+    // ε = 0.05: (0,1) is now below 0.95 with A < 0: low-clipped too.
+    let [low, high, region] = run(GrpoConfig { epsilon: 0.05, epsilon_high: 0.1, ..GrpoConfig::default() });
+    assert!((low - 1.0 / 3.0).abs() < 1e-6 && (high - 1.0 / 3.0).abs() < 1e-6 && (region - 2.0 / 3.0).abs() < 1e-6);
+    // CISPO caps at ε_high itself: only (0,0) (r = 1.22 > 1.1, A > 0) counts, and nothing is low.
+    let cispo = GrpoConfig { loss_type: LossType::Cispo, epsilon: 0.05, epsilon_high: 1.1, ..GrpoConfig::default() };
+    let [low, high, _] = run(cispo);
+    assert!(low == 0.0 && (high - 1.0 / 3.0).abs() < 1e-6);
+}

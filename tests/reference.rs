@@ -11,7 +11,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 use playground::Rng;
-use playground::config::{GrpoConfig, LossType, PpoConfig};
+use playground::config::{GrpoConfig, LossType, Params, PpoConfig};
 use playground::env::ActionSpace;
 use playground::grpo::{GrpoLoss, GrpoMinibatch, grpo_loss};
 use playground::host;
@@ -151,6 +151,9 @@ struct GrpoExpected {
 
 #[derive(Deserialize)]
 struct GrpoCase {
+    /// The settings a case of TRL's newer objectives changes (absent: the plain loss type).
+    #[serde(default)]
+    config: Option<serde_json::Map<String, serde_json::Value>>,
     loss: f64,
     gradients: Vec<Layer>,
     grad_norm: f64,
@@ -443,21 +446,33 @@ fn loss_type(name: &str) -> LossType {
         "bnpo" => LossType::Bnpo,
         "dr_grpo" => LossType::DrGrpo,
         "dapo" => LossType::Dapo,
+        "cispo" => LossType::Cispo,
+        "sapo" => LossType::Sapo,
         other => panic!("unknown loss_type {other} in the fixture"),
     }
 }
 
-fn grpo_config(f: &Fixture, loss: &str) -> GrpoConfig {
+fn grpo_config(f: &Fixture, case: &str) -> GrpoConfig {
     let c = &f.grpo.config;
-    GrpoConfig {
-        loss_type: loss_type(loss),
+    let variant = f.grpo.expected.cases[case].config.as_ref();
+    let mut config = GrpoConfig {
+        loss_type: loss_type(variant.map_or(case, |v| v["loss_type"].as_str().expect("a loss_type"))),
         beta: c.beta,
         epsilon: c.epsilon,
         epsilon_high: c.epsilon_high,
         max_grad_norm: c.max_grad_norm,
         learning_rate: c.learning_rate,
         ..GrpoConfig::default()
+    };
+    // The variant's own settings, through the same `key=value` setter as URLs and the CLI.
+    for (key, value) in variant.into_iter().flatten().filter(|(k, _)| *k != "loss_type") {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        config.set(key, &text).unwrap_or_else(|e| panic!("{case}: {key} = {text}: {e}"));
     }
+    config
 }
 
 /// The padded batch as `Grpo::update` builds it: uploaded to the learner's device, scored once
@@ -575,13 +590,16 @@ fn grpo_adam_steps_match_torch() {
 }
 
 #[test]
-fn the_fixture_covers_every_loss_type() {
+fn the_fixture_covers_every_loss_type_and_trls_newer_objectives() {
     let f = fixture();
     let names: Vec<&str> = f.grpo.expected.cases.keys().map(String::as_str).collect();
-    assert_eq!(names, ["bnpo", "dapo", "dr_grpo", "grpo"]);
-    for name in names {
-        loss_type(name);
+    assert_eq!(names, ["bnpo", "cispo", "dapo", "delta", "dr_grpo", "entropy_coef", "grpo", "gspo", "sapo"]);
+    let configs: Vec<GrpoConfig> = names.iter().map(|n| grpo_config(&f, n)).collect();
+    for option in LossType::OPTIONS {
+        assert!(configs.iter().any(|c| c.loss_type.as_str() == *option), "no case of loss_type {option}");
     }
+    assert!(configs.iter().any(|c| c.importance_sampling_level.as_str() == "sequence"));
+    assert!(configs.iter().any(|c| c.delta > 0.0) && configs.iter().any(|c| c.entropy_coef > 0.0));
 }
 
 /// The Adam ε the fixture was computed with is the one each trainer uses (CleanRL's 1e-5 for

@@ -78,6 +78,14 @@ GRPO = dict(
     adam_eps=1e-8,
 )
 LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo"]
+# TRL's newer objectives, each a case with the settings it changes (the others as GRPO above).
+VARIANTS = {
+    "cispo": dict(loss_type="cispo", epsilon_high=1.3),
+    "sapo": dict(loss_type="sapo", sapo_temperature_pos=1.0, sapo_temperature_neg=1.05),
+    "gspo": dict(loss_type="grpo", importance_sampling_level="sequence"),
+    "delta": dict(loss_type="dapo", delta=1.3),
+    "entropy_coef": dict(loss_type="bnpo", entropy_coef=0.05),
+}
 
 rng = np.random.default_rng(SEED)
 
@@ -369,43 +377,64 @@ def make_ppo():
 # GRPO: one padded (T, G) minibatch, TRL's GRPOTrainer._compute_loss
 
 
-def grpo_loss(policy, b, c, loss_type, eps_high=None, kl_sign=1.0):
-    """TRL's per-token loss in its (G, T) layout (rows are trajectories), masked."""
-    eps_high = c["epsilon_high"] if eps_high is None else eps_high
+def grpo_loss(policy, b, c, loss_type, eps_high=None, kl_sign=1.0, variant=None):
+    """TRL's per-token loss in its (G, T) layout (rows are trajectories), masked; `variant`
+    holds the settings of TRL's newer objectives (importance_sampling_level, delta, cispo, sapo,
+    entropy_coef)."""
+    v = variant or {}
+    eps_high = v.get("epsilon_high", c["epsilon_high"]) if eps_high is None else eps_high
     steps, g = b["mask"].shape
     logp, ent = policy.evaluate(b["obs"].reshape(steps * g, OBS_DIM), b["actions"].reshape(-1))
     logp, ent = logp.reshape(steps, g).T, ent.reshape(steps, g).T
     old, ref, adv, mask = b["logprobs"].T, b["ref_logprobs"].T, b["advantages"].T, b["mask"].T
-    coef_1 = torch.exp(logp - old)
-    coef_2 = torch.clamp(coef_1, 1 - c["epsilon"], 1 + eps_high)
-    per_token_loss = -torch.min(coef_1 * adv, coef_2 * adv)
+    log_ratio = logp - old
+    if v.get("importance_sampling_level", "token") == "sequence":
+        # GSPO: one weight per trajectory, the masked mean of its log-ratios.
+        log_weights = ((log_ratio * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).unsqueeze(-1)
+    else:
+        log_weights = log_ratio
+    coef_1 = torch.exp(log_weights)
+    if loss_type == "cispo":
+        per_token_loss = -torch.clamp(coef_1, max=eps_high).detach() * adv * logp
+    elif loss_type == "sapo":
+        tau = torch.where(adv > 0, v["sapo_temperature_pos"], v["sapo_temperature_neg"])
+        per_token_loss = -torch.sigmoid(tau * (coef_1 - 1)) * 4 / tau * adv
+    else:
+        coef_2 = torch.clamp(coef_1, 1 - c["epsilon"], 1 + eps_high)
+        capped = torch.clamp(coef_1, max=v["delta"]) if "delta" in v else coef_1
+        per_token_loss = -torch.min(capped * adv, coef_2 * adv)
     per_token_kl = torch.exp(ref - logp) - (ref - logp) - 1
     per_token_loss = per_token_loss + kl_sign * c["beta"] * per_token_kl
     masked = per_token_loss * mask
-    if loss_type == "grpo":
+    if loss_type in ("grpo", "sapo"):
         loss = (masked.sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
     elif loss_type == "bnpo":
         loss = masked.sum() / mask.sum().clamp(min=1.0)
     elif loss_type == "dr_grpo":
         loss = masked.sum() / (per_token_loss.size(0) * c["horizon"])
-    elif loss_type == "dapo":
+    elif loss_type in ("dapo", "cispo"):
         loss = masked.sum() / c["batch_valid_steps"]
     else:
         raise ValueError(loss_type)
+    if v.get("entropy_coef", 0.0) > 0:
+        # TRL's bonus: the mean entropy per valid step (a global token count for dapo/cispo).
+        count = c["batch_valid_steps"] if loss_type in ("dapo", "cispo") else mask.sum().clamp(min=1.0)
+        loss = loss - v["entropy_coef"] * (ent * mask).sum() / count
 
     def masked_mean(x):
         return ((x * mask).sum() / mask.sum()).item()
 
     with torch.no_grad():
         log_ratio = logp - old
-        clipped = ((coef_1 < 1 - c["epsilon"]) | (coef_1 > 1 + eps_high)).double()
+        r = torch.exp(log_ratio)  # per step, whatever the importance-sampling level
+        clipped = ((r < 1 - c["epsilon"]) | (r > 1 + eps_high)).double()
         diagnostics = dict(
             entropy=masked_mean(ent),
             approx_kl=masked_mean((log_ratio.exp() - 1) - log_ratio),
             clip_fraction=masked_mean(clipped),
             kl=masked_mean(per_token_kl),
         )
-    return loss, diagnostics, coef_1.T, logp.T
+    return loss, diagnostics, torch.exp(log_ratio).T, logp.T
 
 
 def make_grpo():
@@ -490,6 +519,24 @@ def make_grpo():
     for i in range(len(losses)):
         for j in range(i):
             differs(losses[i], losses[j], f"{LOSS_TYPES[i]} from {LOSS_TYPES[j]}")
+    for name, variant in VARIANTS.items():
+        model = Agent(policy_layers)
+        loss, diagnostics, _, _ = grpo_loss(model, b, c, variant["loss_type"], variant=variant)
+        plain = cases.get(variant["loss_type"], {}).get("loss")
+        if plain is not None:
+            differs(loss.item(), plain, f"{name} from plain {variant['loss_type']}")
+        model.zero_grad()
+        loss.backward(retain_graph=True)
+        grads = grads_of(model.actor)
+        grad_norm, _ = adam_step(model, loss, c["learning_rate"], c["adam_eps"], c["max_grad_norm"])
+        cases[name] = dict(
+            loss=loss.item(),
+            gradients=grads,
+            grad_norm=grad_norm,
+            after_one_step=layers_of(model.actor),
+            config=variant,
+            **diagnostics,
+        )
 
     return dict(
         config={k: v for k, v in c.items() if k not in ("lengths", "horizon", "batch_valid_steps")},

@@ -13,5 +13,16 @@ scripts/build-site.sh
 ls -l dist/assets-*/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'
 gzip -c dist/assets-*/*.wasm | wc -c | awk '{ printf "%.1f MB gzipped\n", $1 / 1e6 }'
 
+echo "==> a build with a changed core gets another asset folder"
+# The same sources built with another commit stamped into the core: other wasm bytes.
+PVG_COMMIT=changed-core trunk build --release --dist target/dist-changed-core >/dev/null 2>&1
+node scripts/fingerprint.mjs target/dist-changed-core
+released=$(basename dist/assets-*) changed=$(basename target/dist-changed-core/assets-*)
+if [ "$released" = "$changed" ]; then
+  echo "FAIL: both builds put their assets in $released" >&2
+  exit 1
+fi
+echo "ok: $released, then $changed"
+
 echo "==> browser tests"
 node tests/browser/run.js dist

@@ -528,3 +528,15 @@ test("wall time is each algorithm's own: idle time between two Steps does not co
   }
   await page.close();
 });
+
+test('GRPO warm-started from PPO on the page reports the PPO steps apart from its own', async (ctx) => {
+  // TINY's PPO takes 2 × 16 = 32 steps per update: 96 steps fit three updates.
+  const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu&grpo.warm_start_ppo_steps=100`);
+  await step(page, 2);
+  const m = await metrics(page);
+  assert.deepEqual(m.grpo.map((x) => x.warm_start_env_steps), [96, 96]);
+  assert.ok(m.grpo[0].env_steps < 96 + 4 * 40, 'PPO steps are not in GRPO\'s env_steps');
+  assert.equal(m.ppo[0].warm_start_env_steps, undefined);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

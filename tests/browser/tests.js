@@ -486,8 +486,12 @@ test('the embed snippet names one figure; the embed links back without it', asyn
 test('the environment replay: the trajectory select and the slider change the frame', async (ctx) => {
   const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   await step(page, 1);
-  await page.locator('#fig-env').scrollIntoViewIfNeeded();
-  await page.waitForFunction(() => document.querySelectorAll('#traj-select option').length === 4);
+  // Figures are drawn once in view, and the heatmaps drawn above push this one down: keep
+  // scrolling it into view until it has been drawn.
+  await page.waitForFunction(() => {
+    document.getElementById('fig-env').scrollIntoView();
+    return document.querySelectorAll('#traj-select option').length === 4;
+  });
   const frame = () => page.evaluate(() => document.getElementById('env-canvas').toDataURL());
   const slide = (t) =>
     page.evaluate((v) => {

@@ -437,6 +437,18 @@ def grpo_loss(policy, b, c, loss_type, eps_high=None, kl_sign=1.0, variant=None)
     return loss, diagnostics, torch.exp(log_ratio).T, logp.T
 
 
+def grpo_case(model, loss, diagnostics, c, **extra):
+    """One GRPO case as recorded: the loss, every gradient, the norm before clipping and the
+    parameters after one Adam step; with the flat gradient, for checks."""
+    model.zero_grad()
+    loss.backward(retain_graph=True)
+    grads = grads_of(model.actor)
+    flat = flat_grads(model).numpy()
+    grad_norm, _ = adam_step(model, loss, c["learning_rate"], c["adam_eps"], c["max_grad_norm"])
+    case = dict(loss=loss.item(), gradients=grads, grad_norm=grad_norm, after_one_step=layers_of(model.actor))
+    return dict(case, **extra, **diagnostics), flat
+
+
 def make_grpo():
     c = GRPO
     lengths = c["lengths"]
@@ -502,19 +514,8 @@ def make_grpo():
             loss.item(),
             f"{loss_type}: KL sign",
         )
-        model.zero_grad()
-        loss.backward(retain_graph=True)
-        grads = grads_of(model.actor)
-        gr = flat_grads(model).numpy()
+        cases[loss_type], gr = grpo_case(model, loss, diagnostics, c)
         assert np.abs(gr).min() > 1e-5, f"{loss_type}: tiny gradient ({np.abs(gr).min():.1e})"
-        grad_norm, _ = adam_step(model, loss, c["learning_rate"], c["adam_eps"], c["max_grad_norm"])
-        cases[loss_type] = dict(
-            loss=loss.item(),
-            gradients=grads,
-            grad_norm=grad_norm,
-            after_one_step=layers_of(model.actor),
-            **diagnostics,
-        )
     losses = [cases[k]["loss"] for k in LOSS_TYPES]
     for i in range(len(losses)):
         for j in range(i):
@@ -525,18 +526,7 @@ def make_grpo():
         plain = cases.get(variant["loss_type"], {}).get("loss")
         if plain is not None:
             differs(loss.item(), plain, f"{name} from plain {variant['loss_type']}")
-        model.zero_grad()
-        loss.backward(retain_graph=True)
-        grads = grads_of(model.actor)
-        grad_norm, _ = adam_step(model, loss, c["learning_rate"], c["adam_eps"], c["max_grad_norm"])
-        cases[name] = dict(
-            loss=loss.item(),
-            gradients=grads,
-            grad_norm=grad_norm,
-            after_one_step=layers_of(model.actor),
-            config=variant,
-            **diagnostics,
-        )
+        cases[name], _ = grpo_case(model, loss, diagnostics, c, config=variant)
 
     return dict(
         config={k: v for k, v in c.items() if k not in ("lengths", "horizon", "batch_valid_steps")},

@@ -4,12 +4,11 @@
 //! with a k3 KL penalty to a reference policy, updating the policy alone.
 
 use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
 use rand::SeedableRng;
 use web_time::Instant;
 
 use crate::Rng;
-use burn::tensor::activation::sigmoid;
-
 use crate::config::{ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards};
 use crate::env::{Env, EnvId};
 use crate::host::{self, ActingCopy, Reads};
@@ -138,7 +137,7 @@ pub fn aggregate(
     let [_, g] = per_step.dims();
     let masked = zero_padding(per_step, &mask);
     match loss_type {
-        LossType::Grpo | LossType::Sapo => (masked.sum_dim(0) / mask.sum_dim(0).clamp_min(1.0)).mean(),
+        LossType::Grpo | LossType::Sapo => per_trajectory_mean(masked, &mask).mean(),
         LossType::Bnpo => masked.sum() / mask.sum().clamp_min(1.0),
         LossType::DrGrpo => masked.sum() / (g * horizon) as f64,
         LossType::Dapo | LossType::Cispo => masked.sum() / batch_valid_steps.max(1) as f64,
@@ -156,9 +155,15 @@ fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     zero_padding(x, &mask).sum() / mask.sum().clamp_min(1.0)
 }
 
+/// Each trajectory's mean over its valid steps, `(1, G)`.
+fn per_trajectory_mean(x: Tensor<2>, mask: &Tensor<2>) -> Tensor<2> {
+    zero_padding(x, mask).sum_dim(0) / mask.clone().sum_dim(0).clamp_min(1.0)
+}
+
 /// TRL's per-step policy objective for `c.loss_type`, as a loss `(T, G)` before the KL term and
-/// the aggregation, with the importance weights it used. `log_probs` (current policy) and
-/// `old_log_probs` (the policy that generated the batch) hold 0 in padded cells.
+/// the aggregation, with the importance weights it used. `log_probs` are the current policy's
+/// and `log_ratio` their difference to the policy that generated the batch, both 0 in padded
+/// cells.
 ///
 /// The weight is `r = exp(log π − log π_old)` per step, or per trajectory with
 /// `importance_sampling_level = sequence` (GSPO: the masked mean of the trajectory's log-ratios),
@@ -168,19 +173,15 @@ fn masked_mean(x: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
 /// - `sapo`: `−σ(τ(r − 1))·(4/τ)·A`, with `τ` = `sapo_temperature_pos` where `A > 0`, else `_neg`.
 pub fn policy_objective(
     log_probs: Tensor<2>,
-    old_log_probs: Tensor<2>,
+    log_ratio: Tensor<2>,
     advantages: Tensor<2>,
     mask: &Tensor<2>,
     c: &GrpoConfig,
 ) -> (Tensor<2>, Tensor<2>) {
     let [steps, _] = log_probs.dims();
-    let log_ratio = log_probs.clone() - old_log_probs;
     let log_weights = match c.importance_sampling_level {
         ImportanceSamplingLevel::Token => log_ratio,
-        ImportanceSamplingLevel::Sequence => {
-            let per_trajectory = (log_ratio * mask.clone()).sum_dim(0) / mask.clone().sum_dim(0).clamp_min(1.0);
-            per_trajectory.repeat_dim(0, steps)
-        }
+        ImportanceSamplingLevel::Sequence => per_trajectory_mean(log_ratio, mask).repeat_dim(0, steps),
     };
     match c.loss_type {
         LossType::Cispo => {
@@ -227,10 +228,7 @@ fn clip_ratios(weights: Tensor<2>, advantages: Tensor<2>, mask: Tensor<2>, c: &G
     let region = low.clone().bool_or(high.clone());
     let mean = |x: Tensor<2, Bool>| match c.importance_sampling_level {
         ImportanceSamplingLevel::Token => masked_mean(x.float(), mask.clone()),
-        ImportanceSamplingLevel::Sequence => {
-            let per_trajectory = zero_padding(x.float(), &mask).sum_dim(0) / mask.clone().sum_dim(0).clamp_min(1.0);
-            per_trajectory.mean()
-        }
+        ImportanceSamplingLevel::Sequence => per_trajectory_mean(x.float(), &mask).mean(),
     };
     [mean(low), mean(high), mean(region)]
 }
@@ -284,10 +282,9 @@ pub fn grpo_loss<P: StochasticPolicy>(
     let mask = mb.mask;
     let plain_mask = mask.clone().inner();
     let log_probs = zero_padding(log_probs.reshape([steps, g]), &mask);
-    let old_log_probs = zero_padding(mb.log_probs, &mask);
-    let log_ratio = log_probs.clone() - old_log_probs.clone();
+    let log_ratio = log_probs.clone() - zero_padding(mb.log_probs, &mask);
     let (mut per_step, weights) =
-        policy_objective(log_probs.clone(), old_log_probs, mb.advantages.clone(), &mask, c);
+        policy_objective(log_probs.clone(), log_ratio.clone(), mb.advantages.clone(), &mask, c);
     let kl = match mb.ref_log_probs {
         Some(ref_log_probs) => {
             let kl = kl_k3(log_probs, zero_padding(ref_log_probs, &mask));

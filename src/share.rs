@@ -61,7 +61,7 @@ pub fn parse(url: &str) -> Parsed {
 
 /// [`parse`] on a page whose releases are `table` (tests use a table with later versions).
 pub fn parse_in(table: &[versions::Version], url: &str) -> Parsed {
-    let current = 1 + table.len() as u32;
+    let current = versions::current_in(table);
     let mut problems = Vec::new();
     // A whole pasted link (`https://host/path/#v=1&env=…`) reads as its fragment.
     let text = url.split_once('#').map_or(url, |(_, fragment)| fragment);
@@ -181,7 +181,7 @@ pub fn to_fragment(config: &ExperimentConfig, extra: &[(&str, &str)]) -> String 
 
 /// [`to_fragment`] as the release `table`'s newest version writes it.
 pub fn to_fragment_in(table: &[versions::Version], config: &ExperimentConfig, extra: &[(&str, &str)]) -> String {
-    let current = 1 + table.len() as u32;
+    let current = versions::current_in(table);
     let defaults = versions::defaults_in(table, config.run.env, current);
     let mut out = form_urlencoded::Serializer::new(String::new());
     out.append_pair("v", &current.to_string());

@@ -67,8 +67,13 @@ pub const VERSIONS: &[Version] = &[Version {
            and continuous action clipping (the README's version table has them)",
 }];
 
+/// The newest version of a release table: 1 plus its entries.
+pub const fn current_in(versions: &[Version]) -> u32 {
+    1 + versions.len() as u32
+}
+
 /// The version this build writes into links.
-pub const CURRENT: u32 = 1 + VERSIONS.len() as u32;
+pub const CURRENT: u32 = current_in(VERSIONS);
 
 /// The commit this build was made from (`git describe --always --dirty`; `unknown` outside a
 /// git checkout). Set by `build.rs`.
@@ -87,13 +92,10 @@ pub const BUILD: Build = Build { version: CURRENT, commit: COMMIT };
 /// The defaults of `env` at `version` under the release table `versions`.
 ///
 /// # Panics
-/// When `version` is not in `1 ..= 1 + versions.len()`.
+/// When `version` is not in `1 ..= current_in(versions)`.
 pub fn defaults_in(versions: &[Version], env: EnvId, version: u32) -> ExperimentConfig {
-    assert!(
-        (1..=1 + versions.len() as u32).contains(&version),
-        "version {version} is not in 1 … {}",
-        1 + versions.len()
-    );
+    let current = current_in(versions);
+    assert!((1..=current).contains(&version), "version {version} is not in 1 … {current}");
     let mut config = ExperimentConfig::base(env);
     for v in &versions[..version as usize - 1] {
         for change in v.defaults.iter().filter(|c| c.env.is_none_or(|e| e == env)) {
@@ -110,13 +112,9 @@ pub fn defaults(env: EnvId, version: u32) -> ExperimentConfig {
     defaults_in(VERSIONS, env, version)
 }
 
-/// Read a link's `v`: its version, or why it cannot be used.
-pub fn parse_version(text: &str) -> Result<u32, String> {
-    parse_version_in(VERSIONS, text)
-}
-
+/// Read a link's `v` against the release table `versions`: its version, or why it cannot be used.
 pub fn parse_version_in(versions: &[Version], text: &str) -> Result<u32, String> {
-    let current = 1 + versions.len() as u32;
+    let current = current_in(versions);
     match text.trim().parse::<u32>() {
         Ok(v) if (1..=current).contains(&v) => Ok(v),
         Ok(v) if v > current => Err(format!(
@@ -130,7 +128,7 @@ pub fn parse_version_in(versions: &[Version], text: &str) -> Result<u32, String>
 /// The one-line notice for a link of `version` opened on this build: `None` when the code
 /// that runs it has not changed since.
 pub fn notice_in(versions: &[Version], version: u32) -> Option<String> {
-    let current = 1 + versions.len() as u32;
+    let current = current_in(versions);
     let changed: Vec<&str> = versions
         .iter()
         .filter(|v| v.number > version && !v.code.is_empty())
@@ -143,10 +141,6 @@ pub fn notice_in(versions: &[Version], version: u32) -> Option<String> {
             changed.join("; ")
         )
     })
-}
-
-pub fn notice(version: u32) -> Option<String> {
-    notice_in(VERSIONS, version)
 }
 
 #[cfg(test)]

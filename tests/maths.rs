@@ -188,7 +188,8 @@ fn objective(c: &GrpoConfig) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let old = host::matrix(vec![-0.7, -0.9, -0.2, 0.0], 2, 2, &device);
     let advantages = host::matrix(vec![1.0, -2.0, 1.0, 0.0], 2, 2, &device);
     let mask = host::matrix(vec![1.0, 1.0, 1.0, 0.0], 2, 2, &device);
-    let (per_step, weights) = policy_objective(log_probs.clone(), old, advantages, &mask, c);
+    let log_ratio = log_probs.clone() - old;
+    let (per_step, weights) = policy_objective(log_probs.clone(), log_ratio, advantages, &mask, c);
     let grads = (per_step.clone() * mask).sum().backward();
     let grad = log_probs.grad(&grads).expect("log π gets a gradient");
     (read(per_step.inner()), read(weights.inner()), read(grad))

@@ -29,6 +29,8 @@ async function open(ctx, hash = '', { init } = {}) {
 }
 
 const status = (page) => page.evaluate(() => window.playground.status());
+/** In the page: both algorithms have taken at least `n` updates (each trains in its own worker). */
+const bothUpdated = (n) => Math.min(...Object.values(window.playground?.status().updates ?? { none: 0 })) >= n;
 const metrics = (page) => page.evaluate(() => window.playground.metrics());
 const step = (page, n) => page.evaluate((k) => window.playground.step(k), n);
 const withoutTimings = (history) =>
@@ -164,7 +166,7 @@ test('no main-thread task exceeds 50 ms during a run', async (ctx) => {
   await page.waitForTimeout(500);
   const start = await page.evaluate(() => performance.now());
   await page.evaluate(() => { window.playground.run(); }); // resolves only when paused
-  await page.waitForFunction(() => Math.min(...Object.values(window.playground.status().updates)) >= 8, null, { timeout: 120_000 });
+  await page.waitForFunction(bothUpdated, 8, { timeout: 120_000 });
   await page.evaluate(() => window.playground.pause());
   const during = await page.evaluate((t0) => window.__longTasks.filter((e) => e.start >= t0), start);
   const s = await status(page);
@@ -206,7 +208,7 @@ for (const [backend, updates] of [['cpu', 4], ['webgpu', 2]]) {
     await page.close();
     const replay = await ctx.browser.newPage();
     await replay.goto(url);
-    await replay.waitForFunction((n) => Math.min(...Object.values(window.playground?.status().updates ?? { x: 0 })) >= n, updates, { timeout: LOAD_MS });
+    await replay.waitForFunction(bothUpdated, updates, { timeout: LOAD_MS });
     assert.equal((await status(replay)).backend, backend);
     assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(original));
     await replay.close();
@@ -243,7 +245,7 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   };
   const [first, second] = await frames();
   assert.notEqual(new URL(first.url()).origin, new URL(page.url()).origin, 'the iframe is not cross-origin');
-  await first.waitForFunction(() => Math.min(...Object.values(window.playground?.status().updates ?? { x: 0 })) >= 2, null, { timeout: LOAD_MS });
+  await first.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
   // The second figure sits below the fold. Its frame is loaded (the page knows it is an embed),
   // but the page itself has not started its run: the page's state, not the frame's absence.
   await second.waitForFunction(() => window.playground?.status().embed?.figure === 'tensors', null, { timeout: LOAD_MS });
@@ -251,7 +253,7 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   const waiting = await second.evaluate(() => window.playground.status());
   assert.deepEqual([waiting.embed.started, waiting.backend, waiting.steps], [false, null, 0], JSON.stringify(waiting));
   await page.evaluate(() => document.querySelectorAll('iframe')[1].scrollIntoView());
-  await second.waitForFunction(() => Math.min(...Object.values(window.playground?.status().updates ?? { x: 0 })) >= 2, null, { timeout: LOAD_MS });
+  await second.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
   for (const [frame, figure] of [[first, 'curves'], [second, 'tensors']]) {
     assert.equal(await frame.evaluate(() => document.body.dataset.figure), figure);
     assert.equal(await frame.isVisible(`#fig-${figure}`), true);
@@ -474,7 +476,7 @@ test('the embed snippet names one figure; the embed links back without it', asyn
 
   const embed = await ctx.browser.newPage();
   await embed.goto(src);
-  await embed.waitForFunction(() => Math.min(...Object.values(window.playground?.status().updates ?? { x: 0 })) >= 1, null, { timeout: LOAD_MS });
+  await embed.waitForFunction(bothUpdated, 1, { timeout: LOAD_MS });
   const link = await embed.getAttribute('a:has-text("open in playground")', 'href');
   const back = new URLSearchParams(new URL(link).hash.slice(1));
   assert.equal(back.get('figure'), null, link);

@@ -208,7 +208,8 @@ function onEvent(algo, name, data) {
     render();
   } else if (name === 'restarted') {
     // The old worker's sessions are gone; the history on the page stays.
-    for (const [w, lane] of lanes()) if (lane !== algo && w !== workers[algo] && state.session) w.call('drop', { session: state.session[lane] }).catch(() => {});
+    // The other worker's session goes too (with one worker, it is the one restarted).
+    for (const [w, lane] of lanes()) if (w !== workers[algo] && state.session) w.call('drop', { session: state.session[lane] }).catch(() => {});
     state.session = null;
     state.running = false;
     state.done = true;

@@ -282,10 +282,31 @@ choice! {
     ImportanceSamplingLevel { Token = "token", Sequence = "sequence" }
 }
 
+choice! {
+    /// How a text task rewards a completion in training.
+    TextReward { Exact = "exact", Lcs = "lcs" }
+}
+
+impl RunConfig {
+    /// The keys that matter for text tasks only.
+    pub const TEXT_KEYS: [&'static str; 4] = ["lora_rank", "lora_alpha", "text_reward", "format_penalty"];
+
+    /// The environment with this run's scoring of text completions.
+    pub fn env_spec(&self) -> crate::env::EnvSpec {
+        crate::env::EnvSpec {
+            id: self.env,
+            scoring: crate::env::Scoring {
+                partial_credit: self.text_reward == TextReward::Lcs,
+                format_penalty: self.format_penalty,
+            },
+        }
+    }
+}
+
 params! {
     /// The experiment shared by both algorithms.
     pub struct RunConfig {
-        /// environment (Gymnasium id)
+        /// environment: a Gymnasium id, or a text task (lm-reverse, lm-add, lm-sort)
         env: EnvId = EnvId::CartPole;
         /// seed of the run's RNG: weights, env resets, action sampling, minibatch order
         seed: u64 = 1, [0, 9_007_199_254_740_991u64];
@@ -297,6 +318,14 @@ params! {
         depth: usize = 2, [0, 6];
         /// where the learner runs on the page (auto: WebGPU when available)
         backend: BackendChoice = BackendChoice::Auto;
+        /// text tasks: rank of the LoRA adapters on the language model's attention and MLP projections
+        lora_rank: usize = 8, [1, 64];
+        /// text tasks: LoRA's α (the adapters' output is scaled by α / rank)
+        lora_alpha: f64 = 16.0, [1e-3, 1e4];
+        /// text tasks: reward in training, exact match (1/0) or partial credit (longest common subsequence over the longer of completion and answer); evaluation measures exact match
+        text_reward: TextReward = TextReward::Exact;
+        /// text tasks: subtracted from the reward of a completion without EOS or with a character no answer has
+        format_penalty: f64 = 0.0, [0.0, 10.0];
     }
 }
 
@@ -349,6 +378,8 @@ params! {
         groups_per_update: usize = 1, [1, 64];
         /// longest trajectory T; longer ones are cut (truncated) there (0: the env's time limit)
         max_completion_length: usize = 0, [0, 1000];
+        /// leave truncated trajectories out of the loss (they still count in their group's reward statistics)
+        mask_truncated_completions: bool = false;
         /// outcome or process rewards
         reward_mode: RewardMode = RewardMode::Outcome;
         /// how advantages are scaled after subtracting the group mean
@@ -447,6 +478,8 @@ impl ExperimentConfig {
                 };
             }
             EnvId::Acrobot | EnvId::MountainCar => {}
+            // The text tasks came in version 3, which sets their defaults.
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => {}
             EnvId::Pendulum | EnvId::MountainCarContinuous => {
                 ppo = PpoConfig {
                     num_envs: 4,

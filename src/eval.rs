@@ -18,8 +18,21 @@ pub async fn evaluate<P: StochasticPolicy>(
     normalizer: Option<&ObservationNormalizer>,
     device: &Device,
 ) -> Result<Vec<f64>, DeviceError> {
+    play(policy, env, episodes, seed, normalizer, device, &mut Sampling::Mode).await
+}
+
+/// [`evaluate`], picking actions by `sampling`: the mode, or samples (what a rollout sees).
+pub async fn play<P: StochasticPolicy>(
+    policy: &P,
+    env: EnvId,
+    episodes: usize,
+    seed: u64,
+    normalizer: Option<&ObservationNormalizer>,
+    device: &Device,
+    sampling: &mut Sampling<'_>,
+) -> Result<Vec<f64>, DeviceError> {
     let (d, width) = (env.observation_dim(), policy.action_width());
-    let mut envs: Vec<_> = (0..episodes).map(|_| env.make_for_agent()).collect();
+    let mut envs: Vec<_> = (0..episodes).map(|_| env.make_for_eval()).collect();
     let mut obs: Vec<Vec<f32>> =
         envs.iter_mut().enumerate().map(|(i, e)| e.reset(Some(seed + i as u64))).collect();
     let mut returns = vec![0.0; episodes];
@@ -30,7 +43,7 @@ pub async fn evaluate<P: StochasticPolicy>(
             norm.normalize(&mut batch);
         }
         let picked =
-            policy.get_action(host::matrix(batch, running.len(), d, device), &mut Sampling::Mode).await?;
+            policy.get_action(host::matrix(batch, running.len(), d, device), sampling).await?;
         let mut still = Vec::with_capacity(running.len());
         for (row, &i) in running.iter().enumerate() {
             let t = envs[i].step(&picked.actions[row * width..(row + 1) * width]);

@@ -10,7 +10,7 @@ use web_time::Instant;
 
 use crate::Rng;
 use crate::config::{ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards};
-use crate::env::{Env, EnvId};
+use crate::env::{Env, EnvId, EnvSpec};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
 use crate::metrics::{UpdateMetrics, mean};
@@ -270,18 +270,13 @@ pub fn grpo_loss<P: StochasticPolicy>(
     horizon: usize,
     batch_valid_steps: usize,
 ) -> GrpoLoss {
-    let [steps, g, obs_dim] = mb.observations.dims();
-    let width = mb.actions.dims()[2];
-    let (log_probs, entropy) = policy.evaluate_actions(
-        mb.observations.reshape([steps * g, obs_dim]),
-        mb.actions.reshape([steps * g, width]),
-    );
+    let (log_probs, entropy) = policy.evaluate_padded(mb.observations, mb.actions);
     // Padded cells hold a zero observation and action, and the policy may give them any
     // log-prob: every log-prob is zeroed there before an exponent, so the ratio is 1 and the KL
     // 0 in padding, which then contributes exactly nothing and no gradient.
     let mask = mb.mask;
     let plain_mask = mask.clone().inner();
-    let log_probs = zero_padding(log_probs.reshape([steps, g]), &mask);
+    let log_probs = zero_padding(log_probs, &mask);
     let log_ratio = log_probs.clone() - zero_padding(mb.log_probs, &mask);
     let (mut per_step, weights) =
         policy_objective(log_probs.clone(), log_ratio.clone(), mb.advantages.clone(), &mask, c);
@@ -293,7 +288,7 @@ pub fn grpo_loss<P: StochasticPolicy>(
         }
         None => Tensor::zeros([1], &plain_mask.device()),
     };
-    let entropy = zero_padding(entropy.reshape([steps, g]), &mask);
+    let entropy = zero_padding(entropy, &mask);
     let mut loss = aggregate(per_step, mask.clone(), c.loss_type, horizon, batch_valid_steps);
     if c.entropy_coef > 0.0 {
         // TRL's bonus is the mean entropy per valid step whatever the loss type; for the
@@ -330,6 +325,8 @@ pub struct GrpoBatch {
 pub struct Grpo<P: StochasticPolicy> {
     config: GrpoConfig,
     env: EnvId,
+    /// The env as this run configures it (a text task's scoring).
+    spec: EnvSpec,
     horizon: usize,
     policy: P,
     reference: P,
@@ -360,9 +357,7 @@ impl Grpo<Policy> {
     pub fn new(config: &ExperimentConfig, device: &Device, acting_device: &Device) -> Self {
         let run = &config.run;
         let env = run.env;
-        let make = |device: &Device, rng: &mut Rng| {
-            Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng)
-        };
+        let make = |device: &Device, rng: &mut Rng| Policy::for_run(run, device, rng);
         let mut rng = Rng::seed_from_u64(run.seed);
         let policy = make(device, &mut rng);
         let mut starts = env.make();
@@ -378,6 +373,7 @@ impl Grpo<Policy> {
             policy,
             config: cfg,
             env,
+            spec: run.env_spec(),
             horizon,
             starts,
             rng,
@@ -478,7 +474,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             let start = self.starts.state();
             let group = collect_group(
                 &actor,
-                self.env,
+                self.spec,
                 &start,
                 c.num_generations,
                 self.horizon,
@@ -505,15 +501,18 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         let actions = to_3d(padded.actions.clone(), width);
         let old_log_probs = host::matrix(padded.log_probs.clone(), steps, g, d);
         let adv = host::matrix(advantages.clone(), steps, g, d);
-        let mask = host::matrix(padded.mask.clone(), steps, g, d);
-        let ref_log_probs = (c.beta > 0.0).then(|| {
-            let (lp, _) = self.reference.evaluate_actions(
-                obs.clone().inner().reshape([steps * g, obs_dim]),
-                actions.clone().inner().reshape([steps * g, width]),
-            );
-            lp.reshape([steps, g])
-        });
-        let batch_valid_steps = padded.valid_steps();
+        // TRL's `mask_truncated_completions`: a truncated trajectory keeps its place in its
+        // group's statistics but leaves the loss.
+        let mut loss_mask = padded.mask.clone();
+        if c.mask_truncated_completions {
+            for (j, tr) in trajectories.iter().enumerate().filter(|(_, tr)| tr.truncated) {
+                (0..tr.len()).for_each(|t| loss_mask[t * g + j] = 0.0);
+            }
+        }
+        let batch_valid_steps = loss_mask.iter().filter(|&&m| m > 0.0).count();
+        let mask = host::matrix(loss_mask, steps, g, d);
+        let ref_log_probs =
+            (c.beta > 0.0).then(|| self.reference.evaluate_padded(obs.clone().inner(), actions.clone().inner()).0);
 
         let mut step_stats = learner::StepStats::default();
         let mut last_ratio_reads = Vec::new();

@@ -13,6 +13,7 @@ pub mod nn;
 pub mod normalize;
 pub mod policy;
 pub mod ppo;
+pub mod pretrain;
 pub mod replay;
 pub mod rollout;
 pub mod share;

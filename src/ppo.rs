@@ -21,11 +21,34 @@ use crate::value::Critic;
 /// Adam's ε: CleanRL's 1e-5 (PyTorch's default is 1e-8).
 pub const ADAM_EPS: f64 = 1e-5;
 
-/// CleanRL's `Agent`: the policy and its critic, optimised together by one Adam.
+/// CleanRL's `Agent`: the policy and its critic, optimised together by one Adam. The critic
+/// reads the policy's features: the observation for an MLP policy (a critic network of its
+/// own), the last hidden state for the language model (a value head on its trunk).
 #[derive(Module, Debug)]
 pub struct ActorCritic<P> {
     pub actor: P,
     pub critic: Critic,
+}
+
+impl<P: StochasticPolicy> ActorCritic<P> {
+    /// The distribution's parameters and `V(s)` for a batch of observations, the features
+    /// computed once.
+    pub fn act(&self, observations: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let features = self.actor.features(observations);
+        (self.actor.head(features.clone()), self.critic.forward(features))
+    }
+
+    /// `V(s)` for a batch of observations.
+    pub fn value(&self, observations: Tensor<2>) -> Tensor<1> {
+        self.critic.forward(self.actor.features(observations))
+    }
+
+    /// Log-probabilities and entropies of `actions`, and `V(s)`, the features computed once.
+    pub fn evaluate(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+        let features = self.actor.features(observations);
+        let (log_probs, entropy) = self.actor.evaluate_features(features.clone(), actions);
+        (log_probs, entropy, self.critic.forward(features))
+    }
 }
 
 /// GAE(γ, λ) over a `(T, N)` rollout (Schulman et al. 2016), returning `(advantages, returns)`.
@@ -97,8 +120,7 @@ pub struct PpoLoss {
 /// Clipped surrogate + clipped value loss − entropy bonus (CleanRL's `ppo.py`), with
 /// per-minibatch advantage normalisation.
 pub fn ppo_loss<P: StochasticPolicy>(agent: &ActorCritic<P>, mb: PpoMinibatch, c: &PpoConfig) -> PpoLoss {
-    let (new_log_probs, entropy) = agent.actor.evaluate_actions(mb.observations.clone(), mb.actions);
-    let new_values = agent.critic.forward(mb.observations);
+    let (new_log_probs, entropy, new_values) = agent.evaluate(mb.observations, mb.actions);
     let log_ratio = new_log_probs - mb.log_probs;
 
     let mut advantages = mb.advantages;
@@ -154,9 +176,12 @@ impl Ppo<Policy> {
     pub fn new(config: &ExperimentConfig, device: &Device, acting_device: &Device) -> Self {
         let run = &config.run;
         let env = run.env;
-        let make = |device: &Device, rng: &mut Rng| ActorCritic {
-            actor: Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng),
-            critic: Critic::new(env.observation_dim(), run.width, run.depth, device, rng),
+        let make = |device: &Device, rng: &mut Rng| {
+            let actor = Policy::for_run(run, device, rng);
+            // A language model's critic is a linear value head on its hidden state.
+            let depth = if env.task().is_some() { 0 } else { run.depth };
+            let critic = Critic::new(actor.feature_dim(env.observation_dim()), run.width, depth, device, rng);
+            ActorCritic { actor, critic }
         };
         let mut rng = Rng::seed_from_u64(run.seed);
         let agent = make(device, &mut rng);
@@ -167,7 +192,7 @@ impl Ppo<Policy> {
             num_updates: (run.total_steps / batch).max(1) as usize,
             optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
             envs: {
-                let envs = VecEnv::new(env, cfg.num_envs, run.seed);
+                let envs = VecEnv::new(run.env_spec(), cfg.num_envs, run.seed);
                 let envs = if cfg.norm_obs { envs.with_observation_normalization() } else { envs };
                 if cfg.norm_reward { envs.with_reward_scaling(cfg.gamma) } else { envs }
             },
@@ -217,8 +242,7 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
         let actor = self.acting.snapshot(&self.agent).await?;
         let acting_device = self.acting.device().clone();
         let rollout = collect_rollout(
-            &actor.actor,
-            &actor.critic,
+            &actor,
             &mut self.envs,
             c.num_steps,
             &mut self.rng,

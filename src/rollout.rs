@@ -7,11 +7,11 @@
 use burn::prelude::*;
 
 use crate::Rng;
-use crate::env::{Env, EnvId, Transition};
+use crate::env::{Env, EnvSpec, Transition};
 use crate::host::{self, DeviceError, Reads};
 use crate::normalize::{ObservationNormalizer, RewardScaler};
 use crate::policy::{Sampling, StochasticPolicy};
-use crate::value::Critic;
+use crate::ppo::ActorCritic;
 
 /// A finished episode: its undiscounted return and length.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,13 +37,14 @@ pub struct VecEnv {
 
 impl VecEnv {
     /// Environment `i` is first reset with seed `seed + i` (as Gymnasium's vector envs do).
-    pub fn new(env: EnvId, n: usize, seed: u64) -> Self {
+    pub fn new(env: impl Into<EnvSpec>, n: usize, seed: u64) -> Self {
+        let env: EnvSpec = env.into();
         let mut envs: Vec<Box<dyn Env>> = (0..n).map(|_| env.make_for_agent()).collect();
         let observations =
             envs.iter_mut().enumerate().flat_map(|(i, e)| e.reset(Some(seed + i as u64))).collect();
         Self {
             envs,
-            obs_dim: env.observation_dim(),
+            obs_dim: env.id.observation_dim(),
             observations,
             returns: vec![0.0; n],
             lengths: vec![0; n],
@@ -147,13 +148,13 @@ pub struct Rollout {
 
 /// Run `policy` for `num_steps` steps in every env, recording what PPO learns from.
 pub async fn collect_rollout<P: StochasticPolicy>(
-    policy: &P,
-    critic: &Critic,
+    agent: &ActorCritic<P>,
     envs: &mut VecEnv,
     num_steps: usize,
     rng: &mut Rng,
     device: &Device,
 ) -> Result<Rollout, DeviceError> {
+    let policy = &agent.actor;
     let (n, d, width) = (envs.len(), envs.obs_dim, policy.action_width());
     let mut r = Rollout {
         num_steps,
@@ -177,8 +178,9 @@ pub async fn collect_rollout<P: StochasticPolicy>(
     for t in 0..num_steps {
         let obs = host::matrix(envs.observations.clone(), n, d, device);
         let mut reads = Reads::new();
-        reads.push(policy.dist_params(obs.clone()));
-        reads.push(critic.forward(obs));
+        let (params, values) = agent.act(obs);
+        reads.push(params);
+        reads.push(values);
         let mut read = reads.execute().await?.into_iter();
         let (params, values) = (read.next().unwrap(), read.next().unwrap());
         let picked = policy.pick(&params, n, &mut Sampling::Sample(rng));
@@ -203,7 +205,7 @@ pub async fn collect_rollout<P: StochasticPolicy>(
     let k = truncated_at.len();
     let mut all = envs.observations.clone();
     all.extend_from_slice(&final_observations);
-    let values = host::read(critic.forward(host::matrix(all, n + k, d, device))).await?;
+    let values = host::read(agent.value(host::matrix(all, n + k, d, device))).await?;
     r.next_values = values[..n].to_vec();
     for (&at, &v) in truncated_at.iter().zip(&values[n..]) {
         r.truncation_values[at] = v;
@@ -247,14 +249,15 @@ impl Trajectory {
 /// forward per step.
 pub async fn collect_group<P: StochasticPolicy>(
     policy: &P,
-    env: EnvId,
+    env: impl Into<EnvSpec>,
     initial_state: &[f64],
     g: usize,
     horizon: usize,
     rng: &mut Rng,
     device: &Device,
 ) -> Result<Vec<Trajectory>, DeviceError> {
-    let (d, width) = (env.observation_dim(), policy.action_width());
+    let env: EnvSpec = env.into();
+    let (d, width) = (env.id.observation_dim(), policy.action_width());
     let mut envs: Vec<Box<dyn Env>> = (0..g).map(|_| env.make_for_agent()).collect();
     let mut current: Vec<Vec<f32>> = envs.iter_mut().map(|e| e.reset_to(initial_state)).collect();
     let mut trajectories: Vec<Trajectory> = envs
@@ -270,11 +273,15 @@ pub async fn collect_group<P: StochasticPolicy>(
         })
         .collect();
     let mut running: Vec<usize> = (0..g).collect();
+    // A language model reuses its key/value cache from step to step.
+    let mut sampler = policy.group_sampler();
     while !running.is_empty() {
         let obs: Vec<f32> = running.iter().flat_map(|&i| current[i].iter().copied()).collect();
-        let picked = policy
-            .get_action(host::matrix(obs, running.len(), d, device), &mut Sampling::Sample(rng))
-            .await?;
+        let params = match &mut sampler {
+            Some(sampler) => sampler.dist_params(&obs, &running, device),
+            None => policy.dist_params(host::matrix(obs, running.len(), d, device)),
+        };
+        let picked = policy.pick(&host::read(params).await?, running.len(), &mut Sampling::Sample(rng));
         for (row, &i) in running.iter().enumerate() {
             let action = &picked.actions[row * width..(row + 1) * width];
             let tr = envs[i].step(action);

@@ -35,6 +35,17 @@ pub struct Version {
     pub code: &'static str,
 }
 
+/// The same default changes for every text task.
+macro_rules! for_text_tasks {
+    ($(($key:literal, $value:literal)),* $(,)?) => {
+        [$(
+            Change { env: Some(EnvId::LmReverse), key: $key, value: $value },
+            Change { env: Some(EnvId::LmAdd), key: $key, value: $value },
+            Change { env: Some(EnvId::LmSort), key: $key, value: $value },
+        )*]
+    };
+}
+
 /// Every version after the first, oldest first; their numbers are 2, 3, … in order.
 pub const VERSIONS: &[Version] = &[Version {
     number: 2,
@@ -65,6 +76,28 @@ pub const VERSIONS: &[Version] = &[Version {
     ],
     code: "fixes to reward scaling at terminations, padded GRPO cells, the reference refresh \
            and continuous action clipping (the README's version table has them)",
+}, Version {
+    number: 3,
+    // The text tasks (new in this version): groups of 16 completions of 16 prompts per GRPO
+    // update in 4 optimiser steps, the KL to the frozen base (no reference refresh); PPO over 16
+    // parallel completions with undiscounted returns (the reward comes at the last token) and 4
+    // optimiser steps per update, since each of its cells is a whole context to score.
+    defaults: &for_text_tasks![
+        ("total_steps", "500000"),
+        ("grpo.num_generations", "16"),
+        ("grpo.groups_per_update", "16"),
+        ("grpo.num_minibatches", "4"),
+        ("grpo.learning_rate", "2e-3"),
+        ("grpo.sync_ref_model", "false"),
+        ("ppo.num_envs", "16"),
+        ("ppo.num_steps", "32"),
+        ("ppo.update_epochs", "2"),
+        ("ppo.num_minibatches", "2"),
+        ("ppo.gamma", "1"),
+        ("ppo.learning_rate", "2e-3"),
+        ("ppo.ent_coef", "0"),
+    ],
+    code: "",
 }];
 
 /// The newest version of a release table: 1 plus its entries.

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::config::{BackendChoice, ExperimentConfig};
+use crate::config::{BackendChoice, ExperimentConfig, ParamKind, RunConfig};
 use crate::env::EnvId;
 use crate::experiment::{Algos, Experiment, StepReport};
 use crate::{inspect, share};
@@ -98,8 +98,13 @@ struct Description {
 /// its form from this, so names, defaults and limits have one source.
 #[wasm_bindgen]
 pub fn describe() -> Result<JsValue, JsError> {
-    let keys = ExperimentConfig::specs();
-    let envs = EnvId::ALL
+    // The page offers the control tasks only (see `on_the_page`), and so not the text keys.
+    let mut keys = ExperimentConfig::specs();
+    keys.retain(|k| !RunConfig::TEXT_KEYS.contains(&k.key.as_str()));
+    for k in keys.iter_mut().filter(|k| k.key == "env") {
+        k.kind = ParamKind::Choice { options: EnvId::CONTROL.iter().map(|e| e.name()).collect() };
+    }
+    let envs = EnvId::CONTROL
         .iter()
         .map(|&env| {
             let c = ExperimentConfig::for_env(env);
@@ -132,9 +137,27 @@ struct ParsedUrl {
 /// Validate a URL fragment: the config used, the problems found, and the canonical fragment.
 #[wasm_bindgen(js_name = parseUrl)]
 pub fn parse_url(url: &str) -> Result<JsValue, JsError> {
-    let parsed = share::parse(url);
+    let parsed = on_the_page(share::parse(url));
     let fragment = share::to_fragment(&parsed.config, &[]);
     to_js(&ParsedUrl { parsed, fragment })
+}
+
+/// The page runs the control tasks only: a link to a text task is refused with a message
+/// and opens the default experiment (the text tasks run in the CLI).
+fn on_the_page(mut parsed: share::Parsed) -> share::Parsed {
+    let env = parsed.config.run.env;
+    if env.task().is_some() {
+        parsed.problems.push(share::Problem {
+            key: "env".into(),
+            message: format!(
+                "{env} is a text task, which runs in the command line for now (pvg train --env {env}); \
+                 showing the default experiment"
+            ),
+            used: Some(EnvId::CartPole.name().into()),
+        });
+        parsed.config = ExperimentConfig::default();
+    }
+    parsed
 }
 
 #[derive(Serialize)]
@@ -153,7 +176,7 @@ struct Created {
 #[wasm_bindgen(js_name = createSession)]
 pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsError> {
     let algos = Algos::parse(&algos).map_err(|e| JsError::new(&e))?;
-    let parsed = share::parse(&url);
+    let parsed = on_the_page(share::parse(&url));
     let config = parsed.config;
     let webgpu = match config.run.backend {
         BackendChoice::Cpu => None,

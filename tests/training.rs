@@ -116,3 +116,19 @@ fn grpo_warm_starts_from_the_same_runs_ppo_policy() {
     assert_eq!(read(grpo.reference()), expected);
     assert_ne!(m.without_timings().mean_return, scratch.without_timings().mean_return, "a trained policy plays otherwise");
 }
+
+/// TRL's `mask_truncated_completions`: trajectories cut at the length limit leave the loss. On
+/// Pendulum with a 5-step limit every trajectory is truncated, so nothing is left to learn from;
+/// without the key the same batch gives a gradient.
+#[test]
+fn masking_truncated_completions_leaves_them_out_of_the_loss() {
+    let mut c = small(EnvId::Pendulum, 2);
+    c.grpo.max_completion_length = 5;
+    let kept = grpo(&c, 1).pop().unwrap();
+    c.grpo.mask_truncated_completions = true;
+    let masked = grpo(&c, 1).pop().unwrap();
+    // The same rollouts either way (same seed), and the group statistics still see them.
+    assert_eq!((kept.env_steps, kept.reward_mean), (masked.env_steps, masked.reward_mean));
+    assert!(kept.grad_norm > 0.0, "{kept:?}");
+    assert_eq!((masked.grad_norm, masked.policy_loss), (0.0, 0.0), "{masked:?}");
+}

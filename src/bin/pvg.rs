@@ -64,16 +64,22 @@ mod cli {
             /// Where the JSON lines go (default: standard output)
             #[arg(long)]
             out: Option<PathBuf>,
-            /// Episodes of the final deterministic evaluation
-            #[arg(long, default_value_t = 20)]
-            eval_episodes: usize,
+            /// Episodes of the final deterministic evaluation (default 20; 256 held-out prompts
+            /// for a text task)
+            #[arg(long)]
+            eval_episodes: Option<usize>,
+            /// Also evaluate every N updates, as at the end (`eval_mean_return`, or
+            /// `eval_accuracy` for a text task, in that update's line); 0: only at the end
+            #[arg(long, default_value_t = 0)]
+            eval_every: usize,
         },
         /// Train PPO and GRPO on the same environment and compare them in a table
         Compare {
             #[command(flatten)]
             experiment: Experiment,
-            #[arg(long, default_value_t = 20)]
-            eval_episodes: usize,
+            /// Episodes of the final deterministic evaluation (default 20; 256 for a text task)
+            #[arg(long)]
+            eval_episodes: Option<usize>,
         },
         /// Per-update cost and env steps per second of both algorithms (medians)
         Bench {
@@ -105,6 +111,27 @@ mod cli {
         },
         /// Print every configuration key (Markdown table)
         Keys,
+        /// Pre-train a text task's base model by next-token prediction, deterministic from its
+        /// seed, stopping at the first evaluation whose held-out exact match (sampled
+        /// completions) reaches --target
+        Pretrain {
+            /// reverse, add or sort
+            #[arg(long)]
+            task: String,
+            #[arg(long, default_value_t = 1)]
+            seed: u64,
+            /// Held-out exact match of sampled completions at which to stop (the base is
+            /// mediocre on purpose)
+            #[arg(long, default_value_t = 0.4)]
+            target: f64,
+            #[arg(long, default_value_t = 1e-3)]
+            learning_rate: f64,
+            #[arg(long, default_value_t = 20_000)]
+            max_steps: usize,
+            /// Where the weights go (burnpack)
+            #[arg(long)]
+            out: PathBuf,
+        },
     }
 
     #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -122,11 +149,10 @@ mod cli {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Train { experiment, algo, out, eval_episodes } => {
-                config(&experiment).and_then(|c| train(&c, algo, out, eval_episodes))
-            }
+            Command::Train { experiment, algo, out, eval_episodes, eval_every } => config(&experiment)
+                .and_then(|c| train(&c, algo, out, Evals { episodes: episodes(&c, eval_episodes), every: eval_every })),
             Command::Compare { experiment, eval_episodes } => {
-                config(&experiment).and_then(|c| compare(&c, eval_episodes))
+                config(&experiment).and_then(|c| compare(&c, episodes(&c, eval_episodes)))
             }
             Command::Bench { experiment, runs, warmup, updates, json, learner } => config(&experiment)
                 .and_then(|c| learner_device(learner).map(|d| (c, d)))
@@ -135,6 +161,9 @@ mod cli {
             Command::Keys => {
                 print!("{}", playground::share::keys_markdown());
                 Ok(())
+            }
+            Command::Pretrain { task, seed, target, learning_rate, max_steps, out } => {
+                pretrain(&task, seed, target, learning_rate, max_steps, &out)
             }
         };
         match result {
@@ -193,6 +222,34 @@ mod cli {
         if problems.is_empty() { Ok(c) } else { Err(problems.join("\n       ")) }
     }
 
+    fn pretrain(task: &str, seed: u64, target: f64, learning_rate: f64, max_steps: usize, out: &PathBuf) -> Result<(), String> {
+        use playground::pretrain::{PretrainConfig, pretrain};
+        let env: EnvId = format!("lm-{task}").parse().map_err(|_| format!("unknown task '{task}' (known: reverse, add, sort)"))?;
+        let task = env.task().expect("an lm- environment is a text task");
+        if !(0.0..=1.0).contains(&target) {
+            return Err(format!("--target {target} is not an accuracy in [0, 1]"));
+        }
+        let config = PretrainConfig { seed, target_accuracy: target, learning_rate, max_steps, ..PretrainConfig::default() };
+        let t0 = Instant::now();
+        let (model, last) = pollster::block_on(pretrain(task, &config, &Device::flex().autodiff(), |c| {
+            eprintln!(
+                "step {:>6}  loss {:.4}  held-out exact match: sampled {:.3}, greedy {:.3}",
+                c.step, c.loss, c.sampled_accuracy, c.accuracy
+            );
+        }))
+        .map_err(|e| e.to_string())?;
+        let bytes = model.to_bytes();
+        std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+        let line = serde_json::json!({
+            "task": env.name(), "seed": seed, "steps": last.step, "loss": last.loss,
+            "held_out_sampled_accuracy": last.sampled_accuracy, "held_out_accuracy": last.accuracy,
+            "bytes": bytes.len(),
+            "parameters": model.num_params(), "wall_s": t0.elapsed().as_secs_f64(),
+        });
+        println!("{line}");
+        Ok(())
+    }
+
     fn devices() -> (Device, Device) {
         (Device::flex().autodiff(), Device::flex())
     }
@@ -222,48 +279,67 @@ mod cli {
         error: Option<String>,
     }
 
-    /// Train until the step budget is spent, calling `on_update` after each update, then
-    /// evaluate the final policy deterministically.
+    /// The deterministic evaluations of a run: `episodes` at the end, and every `every`
+    /// updates along the way (0: never).
+    #[derive(Clone, Copy)]
+    struct Evals {
+        episodes: usize,
+        every: usize,
+    }
+
+    /// Train until the step budget is spent, calling `on_update` after each update (with the
+    /// mean return of a deterministic evaluation when one was due), then evaluate the final
+    /// policy deterministically.
     fn run<A: Algorithm>(
         mut alg: A,
         c: &ExperimentConfig,
-        eval_episodes: usize,
-        mut on_update: impl FnMut(&UpdateMetrics),
+        evals: Evals,
+        mut on_update: impl FnMut(&UpdateMetrics, Option<f64>),
     ) -> Result<Summary, String> {
+        let evaluate_now = |alg: &A, episodes: usize| {
+            let policy = alg.policy().valid();
+            let norm = alg.observation_normalizer();
+            pollster::block_on(evaluate(&policy, c.run.env, episodes, eval_seed(c), norm, &Device::flex()))
+                .map_err(|e| e.to_string())
+        };
         let mut track = Track::default();
         while track.active() {
             if let Some(m) = pollster::block_on(track.advance(&mut alg, c.run.total_steps)) {
-                on_update(&m);
+                let due = evals.every > 0 && m.update.is_multiple_of(evals.every) && evals.episodes > 0;
+                let periodic = if due { Some(mean_std(&evaluate_now(&alg, evals.episodes)?).0) } else { None };
+                on_update(&m, periodic);
             }
         }
-        let eval_returns = if track.error.is_none() && eval_episodes > 0 {
-            let policy = alg.policy().valid();
-            pollster::block_on(evaluate(
-                &policy,
-                c.run.env,
-                eval_episodes,
-                c.run.seed + 1_000_000,
-                alg.observation_normalizer(),
-                &Device::flex(),
-            ))
-            .map_err(|e| e.to_string())?
+        let eval_returns = if track.error.is_none() && evals.episodes > 0 {
+            evaluate_now(&alg, evals.episodes)?
         } else {
             Vec::new()
         };
         Ok(Summary { history: track.history, eval_returns, error: track.error })
     }
 
+    /// Episodes of the final evaluation: as asked, else 20, or 256 held-out prompts for a
+    /// text task (its accuracy moves in steps of 1/episodes).
+    fn episodes(c: &ExperimentConfig, asked: Option<usize>) -> usize {
+        asked.unwrap_or(if c.run.env.task().is_some() { 256 } else { 20 })
+    }
+
+    /// The seed of the final evaluation's episodes (its held-out prompts for a text task).
+    fn eval_seed(c: &ExperimentConfig) -> u64 {
+        c.run.seed + 1_000_000
+    }
+
     fn with_algo<T>(
         algo: Algo,
         c: &ExperimentConfig,
         f: impl FnOnce(
-            Box<dyn FnOnce(&mut dyn FnMut(&UpdateMetrics), usize) -> Result<Summary, String> + '_>,
+            Box<dyn FnOnce(&mut dyn FnMut(&UpdateMetrics, Option<f64>), Evals) -> Result<Summary, String> + '_>,
         ) -> T,
     ) -> T {
         let (learner, acting) = devices();
         match algo {
-            Algo::Ppo => f(Box::new(move |cb, n| run(Ppo::new(c, &learner, &acting), c, n, cb))),
-            Algo::Grpo => f(Box::new(move |cb, n| run(Grpo::new(c, &learner, &acting), c, n, cb))),
+            Algo::Ppo => f(Box::new(move |cb, e| run(Ppo::new(c, &learner, &acting), c, e, cb))),
+            Algo::Grpo => f(Box::new(move |cb, e| run(Grpo::new(c, &learner, &acting), c, e, cb))),
         }
     }
 
@@ -308,12 +384,7 @@ mod cli {
         line
     }
 
-    fn train(
-        c: &ExperimentConfig,
-        algo: Algo,
-        out: Option<PathBuf>,
-        eval_episodes: usize,
-    ) -> Result<(), String> {
+    fn train(c: &ExperimentConfig, algo: Algo, out: Option<PathBuf>, evals: Evals) -> Result<(), String> {
         let mut sink: Box<dyn Write> = match &out {
             Some(path) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
@@ -322,16 +393,20 @@ mod cli {
         };
         let mut report = progress(algo, c.run.total_steps);
         let mut write_err = None;
+        let text = c.run.env.task().is_some();
         let summary = with_algo(algo, c, |go| {
             go(
-                &mut |m| {
+                &mut |m, periodic| {
                     report(m);
-                    let line = stamped(serde_json::to_value(m).expect("metrics serialise"));
-                    if let Err(e) = writeln!(sink, "{line}") {
+                    let mut line = serde_json::to_value(m).expect("metrics serialise");
+                    if let Some(value) = periodic {
+                        line[if text { "eval_accuracy" } else { "eval_mean_return" }] = value.into();
+                    }
+                    if let Err(e) = writeln!(sink, "{}", stamped(line)) {
                         write_err.get_or_insert(e.to_string());
                     }
                 },
-                eval_episodes,
+                evals,
             )
         })?;
         if let Some(e) = write_err {
@@ -342,12 +417,24 @@ mod cli {
             return Err(e.to_string());
         }
         let (m, s) = mean_std(&summary.eval_returns);
-        let last = stamped(serde_json::json!({
+        let mut last = serde_json::json!({
             "eval_mean_return": m,
             "eval_std_return": s,
             "eval_episodes": summary.eval_returns.len(),
             "eval_returns": summary.eval_returns,
-        }));
+        });
+        if let Some(task) = c.run.env.task() {
+            // A text task's reward is exact match (1 or 0): the mean return is the accuracy on
+            // held-out prompts. The shipped base answers the same prompts.
+            let device = Device::flex();
+            let base = playground::policy::TinyGpt::load_base(playground::policy::base_weights(task), &device)?;
+            let episodes = summary.eval_returns.len();
+            let base_returns = pollster::block_on(evaluate(&base, c.run.env, episodes, eval_seed(c), None, &device))
+                .map_err(|e| e.to_string())?;
+            last["eval_accuracy"] = m.into();
+            last["base_accuracy"] = mean_std(&base_returns).0.into();
+        }
+        let last = stamped(last);
         writeln!(sink, "{last}").map_err(|e| e.to_string())?;
         sink.flush().map_err(|e| e.to_string())?;
         eprintln!(
@@ -368,7 +455,8 @@ mod cli {
         let mut rows = Vec::new();
         for algo in [Algo::Ppo, Algo::Grpo] {
             let mut report = progress(algo, c.run.total_steps);
-            let summary = with_algo(algo, c, |go| go(&mut |m| report(m), eval_episodes))?;
+            let evals = Evals { episodes: eval_episodes, every: 0 };
+            let summary = with_algo(algo, c, |go| go(&mut |m, _| report(m), evals))?;
             rows.push((algo, summary));
         }
         println!();
@@ -423,6 +511,9 @@ mod cli {
         gradient_ms: f64,
         env_steps_per_update: f64,
         env_steps_per_s: f64,
+        /// Env steps (completion tokens, for a text task) per second of each phase alone.
+        rollout_steps_per_s: f64,
+        gradient_steps_per_s: f64,
     }
 
     fn bench(
@@ -436,7 +527,7 @@ mod cli {
         let mut rows = Vec::new();
         for algo in [Algo::Ppo, Algo::Grpo] {
             // Per run: the median of each quantity over its measured updates.
-            let mut per_run: Vec<[f64; 7]> = Vec::new();
+            let mut per_run: Vec<[f64; 9]> = Vec::new();
             for r in 0..runs {
                 let mut cfg = c.clone();
                 cfg.run.seed = c.run.seed + r as u64;
@@ -444,15 +535,15 @@ mod cli {
                 let acting = Device::flex();
                 let mut update: Box<dyn FnMut() -> Result<UpdateMetrics, TrainError>> = match algo {
                     Algo::Ppo => {
-                        let mut a = Ppo::new(&cfg, &learner, &acting);
+                        let mut a = Ppo::new(&cfg, learner, &acting);
                         Box::new(move || pollster::block_on(a.update()))
                     }
                     Algo::Grpo => {
-                        let mut a = Grpo::new(&cfg, &learner, &acting);
+                        let mut a = Grpo::new(&cfg, learner, &acting);
                         Box::new(move || pollster::block_on(a.update()))
                     }
                 };
-                let mut samples: Vec<[f64; 7]> = Vec::new();
+                let mut samples: Vec<[f64; 9]> = Vec::new();
                 let mut warm = Vec::new();
                 let mut last_steps = 0;
                 for i in 0..warmup + updates {
@@ -465,10 +556,21 @@ mod cli {
                         warm.push(ms);
                     } else {
                         let phases = [m.rollout_s, m.advantage_s, m.update_s].map(|s| s * 1e3);
-                        samples.push([0.0, ms, phases[0], phases[1], phases[2], steps, steps / (ms / 1e3)]);
+                        let per_s = |ms: f64| steps / (ms / 1e3);
+                        samples.push([
+                            0.0,
+                            ms,
+                            phases[0],
+                            phases[1],
+                            phases[2],
+                            steps,
+                            per_s(ms),
+                            per_s(phases[0]),
+                            per_s(phases[2]),
+                        ]);
                     }
                 }
-                let mut run = [median(warm), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+                let mut run = [median(warm), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
                 for (k, slot) in run.iter_mut().enumerate().skip(1) {
                     *slot = median(samples.iter().map(|s| s[k]).collect());
                 }
@@ -484,26 +586,34 @@ mod cli {
                 gradient_ms: m(4),
                 env_steps_per_update: m(5),
                 env_steps_per_s: m(6),
+                rollout_steps_per_s: m(7),
+                gradient_steps_per_s: m(8),
             });
         }
         if json {
             println!("{}", serde_json::to_string(&rows).expect("serialises"));
             return Ok(());
         }
+        let policy = match c.run.env.task() {
+            Some(_) => format!(
+                "language model ({} parameters, frozen) + LoRA rank {}; an env step is a completion token",
+                playground::policy::lm::LmShape::BASE.parameters(),
+                c.run.lora_rank
+            ),
+            None => format!("policy {}×{} tanh", c.run.depth, c.run.width),
+        };
         println!(
-            "bench: {} · policy {}×{} tanh · {runs} runs × ({warmup} warm-up + {updates} measured updates) · flex (CPU), {} threads · medians",
+            "bench: {} · {policy} · {runs} runs × ({warmup} warm-up + {updates} measured updates) · flex (CPU), {} threads · medians",
             c.run.env,
-            c.run.depth,
-            c.run.width,
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
         println!(
-            "| algorithm | warm-up update ms | update ms | rollout ms | advantages ms | gradient ms | env steps/update | env steps/s |"
+            "| algorithm | warm-up update ms | update ms | rollout ms | advantages ms | gradient ms | env steps/update | env steps/s | rollout steps/s | gradient steps/s |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in rows {
             println!(
-                "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} |",
+                "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} |",
                 r.algorithm,
                 r.warmup_ms,
                 r.update_ms,
@@ -511,7 +621,9 @@ mod cli {
                 r.advantage_ms,
                 r.gradient_ms,
                 r.env_steps_per_update,
-                r.env_steps_per_s
+                r.env_steps_per_s,
+                r.rollout_steps_per_s,
+                r.gradient_steps_per_s
             );
         }
         Ok(())

@@ -185,11 +185,40 @@ pub enum EnvId {
     MountainCarContinuous,
     #[serde(rename = "MountainCar-v0")]
     MountainCar,
+    #[serde(rename = "lm-reverse")]
+    LmReverse,
+    #[serde(rename = "lm-add")]
+    LmAdd,
+    #[serde(rename = "lm-sort")]
+    LmSort,
 }
 
 impl EnvId {
-    pub const ALL: [EnvId; 5] =
+    /// Gymnasium's classic-control tasks.
+    pub const CONTROL: [EnvId; 5] =
         [EnvId::CartPole, EnvId::Acrobot, EnvId::Pendulum, EnvId::MountainCarContinuous, EnvId::MountainCar];
+    /// The text tasks of the language-model policy.
+    pub const TEXT: [EnvId; 3] = [EnvId::LmReverse, EnvId::LmAdd, EnvId::LmSort];
+    pub const ALL: [EnvId; 8] = [
+        EnvId::CartPole,
+        EnvId::Acrobot,
+        EnvId::Pendulum,
+        EnvId::MountainCarContinuous,
+        EnvId::MountainCar,
+        EnvId::LmReverse,
+        EnvId::LmAdd,
+        EnvId::LmSort,
+    ];
+
+    /// The text task behind a language-model environment.
+    pub fn task(self) -> Option<Task> {
+        match self {
+            EnvId::LmReverse => Some(Task::Reverse),
+            EnvId::LmAdd => Some(Task::Add),
+            EnvId::LmSort => Some(Task::Sort),
+            _ => None,
+        }
+    }
 
     /// The Gymnasium id, e.g. `"CartPole-v1"`.
     pub fn name(self) -> &'static str {
@@ -199,6 +228,9 @@ impl EnvId {
             EnvId::Pendulum => "Pendulum-v1",
             EnvId::MountainCarContinuous => "MountainCarContinuous-v0",
             EnvId::MountainCar => "MountainCar-v0",
+            EnvId::LmReverse => "lm-reverse",
+            EnvId::LmAdd => "lm-add",
+            EnvId::LmSort => "lm-sort",
         }
     }
 
@@ -208,6 +240,7 @@ impl EnvId {
             EnvId::CartPole | EnvId::Acrobot => 500,
             EnvId::Pendulum | EnvId::MountainCar => 200,
             EnvId::MountainCarContinuous => 999,
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => self.task().unwrap().max_completion_len(),
         }
     }
 
@@ -217,6 +250,7 @@ impl EnvId {
             EnvId::Acrobot => 6,
             EnvId::Pendulum => 3,
             EnvId::MountainCarContinuous | EnvId::MountainCar => 2,
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => text::CONTEXT,
         }
     }
 
@@ -226,6 +260,7 @@ impl EnvId {
             EnvId::Acrobot | EnvId::MountainCar => ActionSpace::Discrete(3),
             EnvId::Pendulum => ActionSpace::Continuous { low: vec![-2.0], high: vec![2.0] },
             EnvId::MountainCarContinuous => ActionSpace::Continuous { low: vec![-1.0], high: vec![1.0] },
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => ActionSpace::Discrete(text::VOCAB),
         }
     }
 
@@ -241,12 +276,47 @@ impl EnvId {
                 Box::new(TimeLimit::new(mountain_car::MountainCarContinuous::new(), limit))
             }
             EnvId::MountainCar => Box::new(TimeLimit::new(mountain_car::MountainCar::new(), limit)),
+            // A completion's length limit is the task's own truncation.
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => Box::new(TextTask::new(self.task().unwrap(), false)),
+        }
+    }
+
+    /// What deterministic evaluation plays: [`EnvId::make_for_agent`], except that a text task
+    /// draws its held-out prompts.
+    pub fn make_for_eval(self) -> Box<dyn Env> {
+        match self.task() {
+            Some(task) => Box::new(TextTask::new(task, true)),
+            None => self.make_for_agent(),
         }
     }
 
     /// What an agent acts in, training or evaluating: [`EnvId::make`] behind [`ClipAction`].
     pub fn make_for_agent(self) -> Box<dyn Env> {
         Box::new(ClipAction::new(self.make(), &self.action_space()))
+    }
+}
+
+/// An environment as a run configures it: its id and, for a text task, how completions are
+/// scored in training (evaluation always measures exact match).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EnvSpec {
+    pub id: EnvId,
+    pub scoring: Scoring,
+}
+
+impl From<EnvId> for EnvSpec {
+    fn from(id: EnvId) -> Self {
+        EnvSpec { id, scoring: Scoring::EXACT }
+    }
+}
+
+impl EnvSpec {
+    /// [`EnvId::make_for_agent`], a text task scored as configured.
+    pub fn make_for_agent(self) -> Box<dyn Env> {
+        match self.id.task() {
+            Some(task) => Box::new(TextTask::new(task, false).with_scoring(self.scoring)),
+            None => self.id.make_for_agent(),
+        }
     }
 }
 
@@ -305,6 +375,9 @@ pub mod acrobot;
 pub mod cartpole;
 pub mod mountain_car;
 pub mod pendulum;
+pub mod text;
+
+pub use text::{Scoring, Task, TextTask};
 
 #[cfg(test)]
 mod tests {
@@ -322,7 +395,7 @@ mod tests {
 
     #[test]
     fn every_env_truncates_at_its_registered_time_limit() {
-        for id in EnvId::ALL {
+        for id in EnvId::CONTROL {
             let mut env = id.make();
             env.reset(Some(3));
             let limit = id.max_episode_steps();

@@ -26,32 +26,42 @@ impl StochasticPolicy for CategoricalMlp {
         1
     }
 
-    fn dist_params(&self, observations: Tensor<2>) -> Tensor<2> {
-        log_softmax(self.logits.forward(observations), 1)
+    fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        log_softmax(self.logits.forward(features), 1)
     }
 
     fn pick(&self, log_probs: &[f32], batch: usize, sampling: &mut Sampling) -> Actions {
-        let n = log_probs.len() / batch;
-        let mut actions = Vec::with_capacity(batch);
-        let mut picked = Vec::with_capacity(batch);
-        for row in log_probs.chunks_exact(n) {
-            let a = match sampling {
-                Sampling::Mode => argmax(row),
-                Sampling::Sample(rng) => inverse_cdf(row, rng.random::<f64>()),
-            };
-            actions.push(a as f32);
-            picked.push(row[a]);
-        }
-        Actions { actions, log_probs: picked }
+        pick_categorical(log_probs, batch, sampling)
     }
 
-    fn evaluate_actions(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
-        let batch = observations.dims()[0];
-        let log_p = self.dist_params(observations);
-        let chosen = log_p.clone().gather(1, actions.int()).reshape([batch]);
-        let entropy = -(log_p.clone().exp() * log_p).sum_dim(1).reshape([batch]);
-        (chosen, entropy)
+    fn evaluate_features(&self, features: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        evaluate_categorical(self.head(features), actions)
     }
+}
+
+/// Sample (or take the argmax of) one action per row of log-probabilities `(batch, n)`.
+pub(crate) fn pick_categorical(log_probs: &[f32], batch: usize, sampling: &mut Sampling) -> Actions {
+    let n = log_probs.len() / batch;
+    let mut actions = Vec::with_capacity(batch);
+    let mut picked = Vec::with_capacity(batch);
+    for row in log_probs.chunks_exact(n) {
+        let a = match sampling {
+            Sampling::Mode => argmax(row),
+            Sampling::Sample(rng) => inverse_cdf(row, rng.random::<f64>()),
+        };
+        actions.push(a as f32);
+        picked.push(row[a]);
+    }
+    Actions { actions, log_probs: picked }
+}
+
+/// The log-probabilities of the chosen actions `(batch, 1)` under `log_p` `(batch, n)`, and
+/// each row's entropy.
+pub(crate) fn evaluate_categorical(log_p: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+    let batch = log_p.dims()[0];
+    let chosen = log_p.clone().gather(1, actions.int()).reshape([batch]);
+    let entropy = -(log_p.clone().exp() * log_p).sum_dim(1).reshape([batch]);
+    (chosen, entropy)
 }
 
 /// First index of the largest value (NumPy's and PyTorch's tie-break).

@@ -45,8 +45,8 @@ impl StochasticPolicy for GaussianMlp {
         self.dim()
     }
 
-    fn dist_params(&self, observations: Tensor<2>) -> Tensor<2> {
-        let mean = self.mean.forward(observations);
+    fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        let mean = self.mean.forward(features);
         let log_std = self.log_std.val().expand(mean.shape());
         Tensor::cat(vec![mean, log_std], 1)
     }
@@ -77,9 +77,9 @@ impl StochasticPolicy for GaussianMlp {
         Actions { actions, log_probs }
     }
 
-    fn evaluate_actions(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
-        let batch = observations.dims()[0];
-        let mean = self.mean.forward(observations);
+    fn evaluate_features(&self, features: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        let batch = features.dims()[0];
+        let mean = self.mean.forward(features);
         let log_std = self.log_std.val();
         let z = (actions - mean) / log_std.clone().exp();
         let log_prob = (z.powi_scalar(2) * -0.5 - log_std.clone() - HALF_LN_2PI).sum_dim(1).reshape([batch]);

@@ -11,15 +11,18 @@
 
 mod categorical;
 mod gaussian;
+pub mod lm;
 
 pub use categorical::CategoricalMlp;
 pub use gaussian::GaussianMlp;
+pub use lm::TinyGpt;
 
 use burn::module::{Module, ModuleDisplay};
 use burn::prelude::*;
 
 use crate::Rng;
-use crate::env::ActionSpace;
+use crate::config::RunConfig;
+use crate::env::{ActionSpace, Task};
 use crate::host::{self, DeviceError};
 
 /// How `get_action` picks actions.
@@ -43,18 +46,61 @@ pub trait StochasticPolicy: Module + ModuleDisplay + Clone {
     /// Numbers per action row: 1 for a discrete action, the dimension of a continuous one.
     fn action_width(&self) -> usize;
 
-    /// The distribution's parameters for a batch of observations `(batch, obs_dim)`, on the
-    /// device: log-probabilities `(batch, n)` for a categorical policy, mean and log-std
-    /// `(batch, 2·dim)` for a Gaussian one.
-    fn dist_params(&self, observations: Tensor<2>) -> Tensor<2>;
+    /// What the distribution's head (and PPO's critic) reads, `(batch, feature_dim)`: the
+    /// observation itself for an MLP policy, whose critic is a network of its own (CleanRL);
+    /// the hidden state at the last token for the language model, whose value head shares it.
+    fn features(&self, observations: Tensor<2>) -> Tensor<2> {
+        observations
+    }
+
+    /// Width of [`features`](Self::features) for observations of width `obs_dim`.
+    fn feature_dim(&self, obs_dim: usize) -> usize {
+        obs_dim
+    }
+
+    /// The distribution's parameters from features, on the device: log-probabilities
+    /// `(batch, n)` for a categorical policy, mean and log-std `(batch, 2·dim)` for a Gaussian
+    /// one.
+    fn head(&self, features: Tensor<2>) -> Tensor<2>;
+
+    /// The distribution's parameters for a batch of observations `(batch, obs_dim)`.
+    fn dist_params(&self, observations: Tensor<2>) -> Tensor<2> {
+        self.head(self.features(observations))
+    }
 
     /// On the host: pick actions from the parameters `dist_params` produced (read back to a
     /// row-major slice), returning them with their log-probabilities.
     fn pick(&self, params: &[f32], batch: usize, sampling: &mut Sampling) -> Actions;
 
     /// Log-probabilities `(batch,)` of the given actions `(batch, width)` and the entropy
+    /// `(batch,)` of the distribution, from features, differentiable.
+    fn evaluate_features(&self, features: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>);
+
+    /// Log-probabilities `(batch,)` of the given actions `(batch, width)` and the entropy
     /// `(batch,)` of the distribution at each observation, differentiable.
-    fn evaluate_actions(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>);
+    fn evaluate_actions(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        self.evaluate_features(self.features(observations), actions)
+    }
+
+    /// [`evaluate_actions`](Self::evaluate_actions) over a padded `(T, G)` batch of
+    /// trajectories (observations `(T, G, obs_dim)`, actions `(T, G, width)`), returning
+    /// `(T, G)` log-probabilities and entropies; padded cells get finite values the caller
+    /// masks. By default every cell is scored on its own; a sequence model scores each
+    /// trajectory in one causal pass instead of one pass per prefix.
+    fn evaluate_padded(&self, observations: Tensor<3>, actions: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
+        let [t, g, d] = observations.dims();
+        let width = actions.dims()[2];
+        let (log_probs, entropy) =
+            self.evaluate_actions(observations.reshape([t * g, d]), actions.reshape([t * g, width]));
+        (log_probs.reshape([t, g]), entropy.reshape([t, g]))
+    }
+
+    /// A sampler that keeps state across the steps of one group's rollout (G members from the
+    /// same initial state), for a policy that can reuse work between steps: the language
+    /// model's key/value cache. `None`: each step is scored from its observations alone.
+    fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
+        None
+    }
 
     /// Sample (or take the mode of) actions for a batch of observations: one device sync.
     async fn get_action(
@@ -68,11 +114,23 @@ pub trait StochasticPolicy: Module + ModuleDisplay + Clone {
     }
 }
 
+/// Distribution parameters for the steps of one group, reusing what earlier steps computed.
+pub trait GroupSampler {
+    /// The parameters for the members `rows` (indices in `0..G`, ascending) still running,
+    /// whose observations are `observations` (row-major, one row per member of `rows`). The
+    /// first call has every member, at the initial state; each later call's members have taken
+    /// one step since the call before.
+    fn dist_params(&mut self, observations: &[f32], rows: &[usize], device: &Device) -> Tensor<2>;
+}
+
 /// The policies of the playground, chosen by the environment's action space.
+// One policy per run, moved rarely: the language model's larger variant costs nothing to box away.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Policy {
     Categorical(CategoricalMlp),
     Gaussian(GaussianMlp),
+    Lm(TinyGpt),
 }
 
 impl Policy {
@@ -97,11 +155,45 @@ impl Policy {
     }
 }
 
+/// The shipped base model of a text task (burnpack bytes), made by `pvg pretrain` with the
+/// command in `www/models/README.md`. Native builds only for now: the page does not offer the
+/// text tasks yet, and the weights would add 1.2 MB to every visitor's download.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn base_weights(task: Task) -> &'static [u8] {
+    match task {
+        Task::Reverse => include_bytes!("../../www/models/lm-reverse.bpk"),
+        Task::Add => include_bytes!("../../www/models/lm-add.bpk"),
+        Task::Sort => include_bytes!("../../www/models/lm-sort.bpk"),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub fn base_weights(_: Task) -> &'static [u8] {
+    &[]
+}
+
+impl Policy {
+    /// The policy of a run: for a text task, the task's shipped base with fresh LoRA adapters
+    /// (`lora_rank`, `lora_alpha`); otherwise an MLP of `width` × `depth` for the env's spaces.
+    pub fn for_run(run: &RunConfig, device: &Device, rng: &mut Rng) -> Self {
+        let env = run.env;
+        match env.task() {
+            Some(task) => Policy::Lm(
+                TinyGpt::load_base(base_weights(task), device)
+                    .unwrap_or_else(|e| panic!("{env}: the shipped base: {e}"))
+                    .with_lora(run.lora_rank, run.lora_alpha, rng),
+            ),
+            None => Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng),
+        }
+    }
+}
+
 macro_rules! delegate {
     ($self:ident, $p:ident => $e:expr) => {
         match $self {
             Policy::Categorical($p) => $e,
             Policy::Gaussian($p) => $e,
+            Policy::Lm($p) => $e,
         }
     };
 }
@@ -110,13 +202,25 @@ impl StochasticPolicy for Policy {
     fn action_width(&self) -> usize {
         delegate!(self, p => p.action_width())
     }
-    fn dist_params(&self, observations: Tensor<2>) -> Tensor<2> {
-        delegate!(self, p => p.dist_params(observations))
+    fn features(&self, observations: Tensor<2>) -> Tensor<2> {
+        delegate!(self, p => p.features(observations))
+    }
+    fn feature_dim(&self, obs_dim: usize) -> usize {
+        delegate!(self, p => p.feature_dim(obs_dim))
+    }
+    fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        delegate!(self, p => p.head(features))
     }
     fn pick(&self, params: &[f32], batch: usize, sampling: &mut Sampling) -> Actions {
         delegate!(self, p => p.pick(params, batch, sampling))
     }
-    fn evaluate_actions(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
-        delegate!(self, p => p.evaluate_actions(observations, actions))
+    fn evaluate_features(&self, features: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        delegate!(self, p => p.evaluate_features(features, actions))
+    }
+    fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
+        delegate!(self, p => p.group_sampler())
+    }
+    fn evaluate_padded(&self, observations: Tensor<3>, actions: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
+        delegate!(self, p => p.evaluate_padded(observations, actions))
     }
 }

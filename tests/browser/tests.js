@@ -337,6 +337,21 @@ test('a version-1 link opens to version 1 settings; a newer version is refused w
   await newer.page.close();
 });
 
+test('a text-task link is refused with a message: the page offers the control tasks and keeps working', async (ctx) => {
+  const { page, errors } = await open(ctx, `#env=lm-reverse&lora_rank=4&backend=cpu`);
+  await page.waitForSelector('#problems:not([hidden])');
+  assert.match(await page.textContent('#problems'), /lm-reverse is a text task, which runs in the command line for now/);
+  assert.equal(await page.inputValue('select[name="env"]'), 'CartPole-v1');
+  const options = await page.$$eval('select[name="env"] option', (os) => os.map((o) => o.value));
+  assert.ok(!options.some((o) => o.startsWith('lm-')), options.join(', '));
+  assert.equal(await page.locator('#config-form [name="lora_rank"]').count(), 0);
+  await page.evaluate((f) => window.playground.reset(f), `${TINY.cartpole}&backend=cpu`);
+  await step(page, 1);
+  assert.equal((await metrics(page)).ppo.length, 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the footer, status(), CSV and JSON exports carry the version and commit', async (ctx) => {
   const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   await step(page, 2);

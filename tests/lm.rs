@@ -1,0 +1,261 @@
+//! The language-model policy: a frozen base with LoRA adapters, trained by the unchanged PPO
+//! and GRPO loops on the text tasks.
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use playground::Rng;
+use playground::config::ExperimentConfig;
+use playground::env::EnvId;
+use playground::env::text::{CONTEXT, PAD, Task, VOCAB};
+use playground::grpo::Grpo;
+use playground::host;
+use playground::policy::lm::TinyGpt;
+use playground::policy::{Policy, StochasticPolicy, base_weights};
+use playground::ppo::Ppo;
+use playground::train::Algorithm;
+use rand::SeedableRng;
+
+/// Every float parameter, split into the base's (outside any LoRA adapter) and the adapters',
+/// with its id and values.
+#[derive(Default)]
+struct Parts {
+    in_lora: bool,
+    base: Vec<(ParamId, Vec<f32>)>,
+    adapters: Vec<(ParamId, Vec<f32>)>,
+}
+
+impl ModuleVisitor for Parts {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        if container_type == "Reparameterization" && name == "lora" {
+            self.in_lora = true;
+        }
+    }
+    fn exit_module(&mut self, name: &str, container_type: &str) {
+        if container_type == "Reparameterization" && name == "lora" {
+            self.in_lora = false;
+        }
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values = pollster::block_on(host::read(param.val())).unwrap();
+        let part = if self.in_lora { &mut self.adapters } else { &mut self.base };
+        part.push((param.id, values));
+    }
+}
+
+fn parts<M: Module>(module: &M) -> Parts {
+    let mut parts = Parts::default();
+    module.visit(&mut parts);
+    parts
+}
+
+fn config(env: EnvId) -> ExperimentConfig {
+    let mut c = ExperimentConfig::for_env(env);
+    c.grpo.num_generations = 4;
+    c.grpo.groups_per_update = 2;
+    c.ppo.num_envs = 4;
+    c.ppo.num_steps = 16;
+    c.ppo.num_minibatches = 2;
+    c.ppo.update_epochs = 2;
+    c
+}
+
+fn lm(policy: &Policy) -> &TinyGpt {
+    match policy {
+        Policy::Lm(m) => m,
+        _ => panic!("a text task's policy is the language model"),
+    }
+}
+
+/// A batch of contexts a rollout would see: a prompt and a few generated tokens, right-padded.
+fn contexts(device: &Device) -> Tensor<2> {
+    let mut rows = Vec::new();
+    for (problem, generated) in [("abc", "c"), ("hgfed", ""), ("ab", "ba")] {
+        let mut t = Task::prompt_tokens(problem);
+        t.extend(generated.chars().map(playground::env::text::token));
+        t.resize(CONTEXT, PAD);
+        rows.extend(t.iter().map(|&x| x as f32));
+    }
+    // A padded cell of a (T, G) batch: all padding.
+    rows.extend(std::iter::repeat_n(PAD as f32, CONTEXT));
+    host::matrix(rows, 4, CONTEXT, device)
+}
+
+#[test]
+fn lora_starts_as_the_base_and_only_adapters_receive_gradients() {
+    let device = Device::flex().autodiff();
+    let base = TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap();
+    let adapted = base.clone().with_lora(8, 16.0, &mut Rng::seed_from_u64(3));
+    // B = 0: the adapted model computes what the base does.
+    let (a, b) = (base.dist_params(contexts(&device)), adapted.dist_params(contexts(&device)));
+    let (a, b) = (pollster::block_on(host::read(a)).unwrap(), pollster::block_on(host::read(b)).unwrap());
+    assert_eq!(a, b);
+    assert!(a.iter().all(|v| v.is_finite()), "the all-padding row is finite too");
+
+    let p = parts(&adapted);
+    // Four projections per block, two blocks, two factors each.
+    assert_eq!(p.adapters.len(), 16);
+    let actions = host::matrix(vec![3.0, 5.0, 2.0, 0.0], 4, 1, &device);
+    let (log_probs, entropy) = adapted.evaluate_actions(contexts(&device), actions);
+    let grads = GradientsParams::from_grads((log_probs.sum() + entropy.sum()).backward(), &adapted);
+    for (id, _) in &p.base {
+        assert!(grads.get::<2>(*id).is_none() && grads.get::<1>(*id).is_none(), "a base parameter got a gradient");
+    }
+    // B = 0 gives A no gradient at the first step; every B gets one.
+    let with_grad = p.adapters.iter().filter(|(id, _)| grads.get::<2>(*id).is_some()).count();
+    assert_eq!(with_grad, 16, "every adapter factor receives a gradient");
+}
+
+#[test]
+fn fifty_updates_leave_the_base_bit_identical_and_move_the_adapters() {
+    for env in [EnvId::LmReverse, EnvId::LmAdd] {
+        let c = config(env);
+        let (learner, acting) = (Device::flex().autodiff(), Device::flex());
+        let mut grpo = Grpo::new(&c, &learner, &acting);
+        let before = parts(grpo.policy());
+        for _ in 0..50 {
+            let m = pollster::block_on(grpo.update()).unwrap();
+            assert!(m.first_non_finite().is_none(), "{env}: {m:?}");
+        }
+        let after = parts(grpo.policy());
+        assert_eq!(before.base, after.base, "{env}: the base moved");
+        assert_ne!(before.adapters, after.adapters, "{env}: the adapters did not move");
+        // The reference is the base: it shares the base's tensors, and its adapters are not the
+        // policy's.
+        assert_eq!(parts(grpo.reference()).base, after.base);
+    }
+}
+
+#[test]
+fn ppo_trains_the_language_model_with_the_same_loop() {
+    let c = config(EnvId::LmSort);
+    let mut ppo = Ppo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let before = parts(lm(ppo.policy()));
+    for _ in 0..3 {
+        let m = pollster::block_on(ppo.update()).unwrap();
+        assert!(m.first_non_finite().is_none() && m.value_loss.is_some(), "{m:?}");
+    }
+    let after = parts(lm(ppo.policy()));
+    assert_eq!(before.base, after.base);
+    assert_ne!(before.adapters, after.adapters);
+}
+
+#[test]
+fn a_seeded_lm_run_is_reproducible() {
+    let run = || {
+        let c = config(EnvId::LmReverse);
+        let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+        (0..3).map(|_| pollster::block_on(grpo.update()).unwrap()).collect::<Vec<_>>()
+    };
+    let (a, b) = (run(), run());
+    let strip = |ms: Vec<playground::metrics::UpdateMetrics>| {
+        ms.into_iter().map(|m| m.without_timings()).collect::<Vec<_>>()
+    };
+    assert_eq!(strip(a), strip(b));
+}
+
+#[test]
+fn bad_weights_are_refused_with_a_message() {
+    let device = Device::flex();
+    let err = TinyGpt::load_base(b"not a weights file", &device).unwrap_err();
+    assert!(err.contains("cannot be read"), "{err}");
+    let other = TinyGpt::new(
+        playground::policy::lm::LmShape { d_model: 32, heads: 2, layers: 1, d_mlp: 64 },
+        &device,
+        &mut Rng::seed_from_u64(0),
+    );
+    let err = TinyGpt::load_base(&other.to_bytes(), &device).unwrap_err();
+    assert!(err.contains("do not fit"), "{err}");
+    assert_eq!(VOCAB, 23);
+}
+
+/// GRPO scores a padded `(T, G)` batch of completions in one causal pass per completion; it
+/// gives what scoring every step's context on its own gives in every valid cell, and finite
+/// values (which the loss masks) in padding.
+#[test]
+fn one_causal_pass_scores_a_ragged_group_as_step_by_step_scoring_does() {
+    use playground::env::Env as _;
+    use playground::rollout::{collect_group, stack_and_pad};
+    let device = Device::flex();
+    let mut rng = Rng::seed_from_u64(4);
+    let policy = TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap().with_lora(4, 8.0, &mut rng);
+    // The first of a few prompts whose completions come out of different lengths.
+    let mut start = EnvId::LmReverse.make();
+    let padded = (0..20)
+        .map(|seed| {
+            start.reset(Some(seed));
+            let state = start.state();
+            let group = collect_group(&policy, EnvId::LmReverse, &state, 12, 8, &mut rng, &device);
+            stack_and_pad(&pollster::block_on(group).unwrap(), CONTEXT, 1)
+        })
+        .find(|p| p.lengths.iter().min() < p.lengths.iter().max())
+        .expect("a ragged group");
+    let (t, g) = (padded.steps, padded.width);
+    let obs = host::matrix(padded.observations.clone(), t * g, CONTEXT, &device);
+    let actions = host::matrix(padded.actions.clone(), t * g, 1, &device);
+    let (each_lp, each_ent) = policy.evaluate_actions(obs.clone(), actions.clone());
+    let (one_lp, one_ent) = policy.evaluate_padded(obs.reshape([t, g, CONTEXT]), actions.reshape([t, g, 1]));
+    let read = |x: Tensor<1>| pollster::block_on(host::read(x)).unwrap();
+    for (a, b) in [(read(each_lp), read(one_lp.reshape([t * g]))), (read(each_ent), read(one_ent.reshape([t * g])))] {
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            if padded.mask[i] > 0.0 {
+                assert!((x - y).abs() < 1e-4, "cell {i} (t {}, g {}): {x} vs {y}", i / g, i % g);
+            }
+            assert!(y.is_finite(), "cell {i}");
+        }
+    }
+    // The log-probs the rollout recorded, sampling with the key/value cache, are the policy's.
+    let recorded: Vec<f32> = padded.log_probs.clone();
+    let scored = read(policy.evaluate_padded(
+        host::matrix(padded.observations.clone(), t * g, CONTEXT, &device).reshape([t, g, CONTEXT]),
+        host::matrix(padded.actions.clone(), t * g, 1, &device).reshape([t, g, 1]),
+    ).0.reshape([t * g]));
+    for i in 0..t * g {
+        if padded.mask[i] > 0.0 {
+            assert!((recorded[i] - scored[i]).abs() < 1e-4, "cell {i}: {} vs {}", recorded[i], scored[i]);
+        }
+    }
+}
+
+#[test]
+fn the_shipped_shape_counts_its_parameters() {
+    let model = TinyGpt::new(playground::policy::lm::LmShape::BASE, &Device::flex(), &mut Rng::seed_from_u64(0));
+    assert_eq!(model.num_params(), playground::policy::lm::LmShape::BASE.parameters());
+    assert!(base_weights(Task::Sort).len() <= 2 << 20, "a shipped base is at most 2 MB");
+}
+
+/// Partial credit gives the same completions graded rewards: fewer groups are all-equal than
+/// under exact match, which leaves those groups without an advantage.
+#[test]
+fn partial_credit_leaves_fewer_groups_all_equal() {
+    let zero_std = |reward: &str| {
+        let mut c = config(EnvId::LmSort);
+        c.grpo.groups_per_update = 8;
+        c.set("text_reward", reward).unwrap();
+        let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+        let m = pollster::block_on(grpo.update()).unwrap();
+        (m.zero_std_fraction.unwrap(), m.env_steps)
+    };
+    let (exact, lcs) = (zero_std("exact"), zero_std("lcs"));
+    assert_eq!(exact.1, lcs.1, "the same completions either way");
+    assert!(lcs.0 < exact.0, "all-equal groups: {} with partial credit, {} with exact match", lcs.0, exact.0);
+}
+
+/// `pvg pretrain` is deterministic from its seed: the same weights twice (the files differ in
+/// burn's parameter ids, which are random and not part of the model), and they survive a
+/// round trip through the file format.
+#[test]
+fn pretraining_is_deterministic_from_its_seed() {
+    use playground::pretrain::{PretrainConfig, pretrain};
+    let config = PretrainConfig { max_steps: 6, eval_every: 3, eval_prompts: 8, batch: 8, ..PretrainConfig::default() };
+    let make = || {
+        let (model, last) = pollster::block_on(pretrain(Task::Add, &config, &Device::flex().autodiff(), |_| {})).unwrap();
+        assert_eq!(last.step, 6);
+        assert!(last.loss.is_finite());
+        let weights = pollster::block_on(host::read_params(&model)).unwrap();
+        let reloaded = TinyGpt::load_base(&model.to_bytes(), &Device::flex()).unwrap();
+        assert_eq!(pollster::block_on(host::read_params(&reloaded)).unwrap(), weights);
+        weights
+    };
+    assert_eq!(make(), make());
+}

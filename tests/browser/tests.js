@@ -142,6 +142,64 @@ test('heatmaps draw padded cells of ragged groups distinctly', async (ctx) => {
   await page.close();
 });
 
+test('a call made before the page is ready waits for it instead of failing', async (ctx) => {
+  const page = await ctx.browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=cpu`, { waitUntil: 'domcontentloaded' });
+  // The module has run (window.playground exists) but the core is still loading.
+  const result = await page.evaluate(async () => {
+    const early = window.playground.status().backend;
+    await window.playground.step(1);
+    return { early, updates: window.playground.status().updates };
+  });
+  assert.equal(result.early, null, 'the call was made before the page was ready');
+  assert.deepEqual(result.updates, { ppo: 1, grpo: 1 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('heatmaps: one-signed tensors on a sequential scale, signed ones diverging, each with a colour bar', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 1);
+  await page.locator('#fig-tensors').scrollIntoViewIfNeeded();
+  await page.waitForSelector('#heatmaps-ppo canvas[data-name="advantages"]');
+  // Every numeric tensor of both algorithms: diverging exactly when its valid values take both
+  // signs (around 1 for ratios) or are all the centre, with a colour bar and its range.
+  const drawn = await page.evaluate(() => {
+    const snap = window.playground.snapshot();
+    const out = [];
+    for (const algo of ['ppo', 'grpo']) {
+      for (const box of document.querySelectorAll(`#heatmaps-${algo} .heatmap`)) {
+        const canvas = box.querySelector(':scope > canvas');
+        const map = snap[algo].find((m) => m.name === canvas.dataset.name);
+        if (map.categories) continue;
+        const center = map.name === 'ratios' ? 1 : 0;
+        const valid = map.values.filter((_, i) => !map.mask || map.mask[i] > 0);
+        const [lo, hi] = [Math.min(...valid), Math.max(...valid)];
+        const signed = (lo < center && hi > center) || (lo === center && hi === center);
+        const bar = box.querySelector('.colour-bar');
+        out.push({ algo, name: map.name, scale: canvas.dataset.scale, signed, bar: !!bar && bar.width > 0, range: box.querySelector('.heatmap-range').textContent });
+      }
+    }
+    return out;
+  });
+  assert.ok(drawn.length >= 6, JSON.stringify(drawn));
+  assert.ok(drawn.some((d) => d.scale === 'sequential') && drawn.some((d) => d.scale === 'diverging'), JSON.stringify(drawn));
+  for (const d of drawn) {
+    assert.equal(d.scale, d.signed ? 'diverging' : 'sequential', JSON.stringify(d));
+    assert.ok(d.bar, JSON.stringify(d));
+    assert.match(d.range, /^\S+ {2}\S+$/, JSON.stringify(d)); // "least  largest" around the bar
+  }
+  // A phase that took less than the table's last digit says so.
+  const shown = await page.evaluate(async () => {
+    const { milliseconds } = await import(document.querySelector('script[type="module"]').src);
+    return [milliseconds(0.000002, 2), milliseconds(0, 2), milliseconds(0.0123, 1)];
+  });
+  assert.deepEqual(shown, ['< 0.01', '0.00', '12.3']);
+  await page.close();
+});
+
 test('Run then Pause stops the updates', async (ctx) => {
   const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   await page.click('#btn-run');

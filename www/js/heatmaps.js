@@ -17,6 +17,47 @@ function diverging(x) {
   return t >= 0 ? [255, 255 - 200 * t, 255 - 210 * t] : [255 + 215 * t, 255 + 150 * t, 255];
 }
 
+/** Near-white to dark teal, `x` in [0, 1]: one-signed tensors, low to high. */
+function sequential(x) {
+  const t = Math.max(0, Math.min(1, x));
+  return [247 - 240 * t, 252 - 148 * t, 245 - 150 * t];
+}
+
+/**
+ * The colour scale of a tensor from its valid values: diverging, centred on zero (on 1 for
+ * ratios), where they take both signs; sequential from their least to their largest where
+ * they are one-signed (rewards, values, lengths), so that those do not read as one block.
+ */
+export function colourScale(name, values, mask) {
+  const center = name === 'ratios' ? 1 : 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (mask && !(mask[i] > 0)) continue;
+    lo = Math.min(lo, values[i]);
+    hi = Math.max(hi, values[i]);
+  }
+  if (!(lo <= hi)) return { kind: 'sequential', lo: 0, hi: 0, colour: () => sequential(0) };
+  // Both signs, or nothing but the centre (ratios of 1 before any step: white, "no change").
+  if ((lo < center && hi > center) || (lo === center && hi === center)) {
+    const scale = Math.max(center - lo, hi - center) || 1;
+    return { kind: 'diverging', lo: center - scale, hi: center + scale, colour: (v) => diverging((v - center) / scale) };
+  }
+  const span = hi - lo;
+  return { kind: 'sequential', lo, hi, colour: (v) => sequential(span > 0 ? (v - lo) / span : 0.5) };
+}
+
+/** A small horizontal bar of the scale, low to high. */
+function drawColourBar(canvas, scale) {
+  const { width: W, height: H } = canvas;
+  const ctx = canvas.getContext('2d');
+  for (let x = 0; x < W; x++) {
+    const [r, g, b] = scale.colour(scale.lo + ((scale.hi - scale.lo) * x) / Math.max(1, W - 1));
+    ctx.fillStyle = `rgb(${r | 0}, ${g | 0}, ${b | 0})`;
+    ctx.fillRect(x, 0, 1, H);
+  }
+}
+
 function formatValue(v) {
   return Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
 }
@@ -26,18 +67,13 @@ function draw(canvas, map) {
   const { rows: T, cols: C, values, mask, categories, name } = map;
   const W = canvas.width;
   const H = canvas.height;
-  const center = name === 'ratios' ? 1 : 0;
-  let scale = 0;
-  for (let i = 0; i < values.length; i++) {
-    if (!mask || mask[i] > 0) scale = Math.max(scale, Math.abs(values[i] - center));
-  }
-  scale = scale || 1;
+  const scale = categories ? null : colourScale(name, values, mask);
   // One colour per cell, then cells to pixels.
   const colours = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     if (mask && !(mask[i] > 0)) colours[i] = null;
     else if (categories) colours[i] = palette(name)[values[i]] ?? [0, 0, 0];
-    else colours[i] = diverging((values[i] - center) / scale);
+    else colours[i] = scale.colour(values[i]);
   }
   const image = new ImageData(W, H);
   const px = image.data;
@@ -54,7 +90,7 @@ function draw(canvas, map) {
     }
   }
   canvas.getContext('2d').putImageData(image, 0, 0);
-  return { scale, center };
+  return scale;
 }
 
 export class Heatmaps {
@@ -84,28 +120,45 @@ export class Heatmaps {
     box.className = 'heatmap';
     const title = document.createElement('div');
     title.className = 'heatmap-title';
+    const bar = document.createElement('canvas');
+    bar.className = 'colour-bar';
+    bar.width = 64;
+    bar.height = 8;
     const canvas = document.createElement('canvas');
     canvas.addEventListener('mousemove', (e) => this.hover(e, canvas, canvas.map));
     canvas.addEventListener('mouseleave', () => (this.tip.hidden = true));
+    const label = document.createElement('span');
+    label.className = 'heatmap-name';
+    const range = document.createElement('span');
+    range.className = 'heatmap-range';
+    title.append(label, range);
     box.append(title, canvas);
+    box.bar = bar;
     container.append(box);
     return box;
   }
 
   fill(box, map) {
-    const canvas = box.querySelector('canvas');
+    const canvas = box.querySelector(':scope > canvas');
     const width = Math.min(960, Math.max(240, map.rows * 2));
     const height = Math.min(128, Math.max(32, map.cols * 12));
     if (canvas.width !== width) canvas.width = width;
     if (canvas.height !== height) canvas.height = height;
     canvas.dataset.name = map.name;
     canvas.map = map;
-    const { scale, center } = draw(canvas, map);
-    const range = map.categories
-      ? map.categories.map((c, i) => `${i}=${c}`).join(', ')
-      : `colour: ${formatValue(center - scale)} … ${formatValue(center + scale)}`;
-    box.querySelector('.heatmap-title').textContent =
-      `${map.name}  (T=${map.rows}, ${map.col_label.toUpperCase()}=${map.cols})  ${range}`;
+    const scale = draw(canvas, map);
+    canvas.dataset.scale = scale?.kind ?? 'categorical';
+    box.querySelector('.heatmap-name').textContent =
+      `${map.name}  (T=${map.rows}, ${map.col_label.toUpperCase()}=${map.cols})  `;
+    const range = box.querySelector('.heatmap-range');
+    if (scale) {
+      drawColourBar(box.bar, scale);
+      const [lo, hi] = [scale.lo, scale.hi].map(formatValue);
+      range.replaceChildren(`${lo} `, box.bar, ` ${hi}`);
+      range.title = scale.kind === 'diverging' ? 'diverging scale, centred' : 'sequential scale, least to largest';
+    } else {
+      range.replaceChildren(map.categories.map((c, i) => `${i}=${c}`).join(', '));
+    }
   }
 
   hover(e, canvas, map) {

@@ -153,6 +153,13 @@ function watchVisibility() {
   for (const id of Object.values(FIGURE_OF)) io.observe($(id));
 }
 
+/** Seconds as milliseconds with `digits` decimals; below the last digit, "< 0.01" (not "0.00"). */
+export function milliseconds(seconds, digits) {
+  const ms = seconds * 1e3;
+  const least = 10 ** -digits;
+  return ms > 0 && ms < least ? `< ${least.toFixed(digits)}` : ms.toFixed(digits);
+}
+
 function renderTiming() {
   const body = document.querySelector('#timing tbody');
   body.replaceChildren();
@@ -165,9 +172,9 @@ function renderTiming() {
     const cells = [
       algo.toUpperCase(),
       state.created?.backend ?? '',
-      (m.rollout_s * 1e3).toFixed(1),
-      (m.advantage_s * 1e3).toFixed(2),
-      (m.update_s * 1e3).toFixed(1),
+      milliseconds(m.rollout_s, 1),
+      milliseconds(m.advantage_s, 2),
+      milliseconds(m.update_s, 1),
       ((m.env_steps - prev) / seconds).toFixed(0),
     ];
     const tr = document.createElement('tr');
@@ -409,12 +416,14 @@ window.playground = {
   }),
   metrics: () => structuredClone(state.history),
   snapshot: () => structuredClone(state.snapshot),
-  step: (n = 1) => step(n),
-  run: () => run(),
-  pause: () => pause(),
-  reset: (fragment) => reset(fragment ?? controls.fragment()),
+  // Calls made before the page has started wait for it, as a script author expects.
+  step: async (n = 1) => (await started, step(n)),
+  run: async () => (await started, run()),
+  pause: async () => (await started, pause()),
+  reset: async (fragment) => (await started, reset(fragment ?? controls.fragment())),
   shareUrl: () => shareUrl(),
   /** Test-only: the next update of `algo` fails as a NaN would. */
-  injectFault: (algo) => workers[algo].call('injectFault', { session: state.session[algo], algo }),
+  injectFault: async (algo) => (await started, workers[algo].call('injectFault', { session: state.session[algo], algo })),
 };
-window.playground.ready = boot().catch((e) => fail(`The page failed to start: ${e.message}`));
+const started = boot().catch((e) => fail(`The page failed to start: ${e.message}`));
+window.playground.ready = started;

@@ -14,9 +14,9 @@ use rand::SeedableRng;
 use crate::Rng;
 use crate::env::text::{CONTEXT, PAD, Task};
 use crate::eval::play;
-use crate::policy::Sampling;
 use crate::host::{self, DeviceError};
 use crate::learner::Optimizer;
+use crate::policy::Sampling;
 use crate::policy::lm::{LmShape, TinyGpt};
 
 /// How a pre-training run goes and where it stops.
@@ -126,7 +126,8 @@ pub async fn pretrain(
             let accuracy = held_out_accuracy(&base, task, config.eval_prompts, None, &eval_device).await?;
             let mut sampling_rng = Rng::seed_from_u64(config.seed ^ step as u64);
             let sampled_accuracy =
-                held_out_accuracy(&base, task, config.eval_prompts, Some(&mut sampling_rng), &eval_device).await?;
+                held_out_accuracy(&base, task, config.eval_prompts, Some(&mut sampling_rng), &eval_device)
+                    .await?;
             let checkpoint = Checkpoint { step, loss, sampled_accuracy, accuracy };
             on_eval(&checkpoint);
             if sampled_accuracy >= config.target_accuracy || step == config.max_steps {

@@ -99,7 +99,10 @@ fn lora_starts_as_the_base_and_only_adapters_receive_gradients() {
     let (log_probs, entropy) = adapted.evaluate_actions(contexts(&device), actions);
     let grads = GradientsParams::from_grads((log_probs.sum() + entropy.sum()).backward(), &adapted);
     for (id, _) in &p.base {
-        assert!(grads.get::<2>(*id).is_none() && grads.get::<1>(*id).is_none(), "a base parameter got a gradient");
+        assert!(
+            grads.get::<2>(*id).is_none() && grads.get::<1>(*id).is_none(),
+            "a base parameter got a gradient"
+        );
     }
     // B = 0 gives A no gradient at the first step; every B gets one.
     let with_grad = p.adapters.iter().filter(|(id, _)| grads.get::<2>(*id).is_some()).count();
@@ -178,7 +181,8 @@ fn one_causal_pass_scores_a_ragged_group_as_step_by_step_scoring_does() {
     use playground::rollout::{collect_group, stack_and_pad};
     let device = Device::flex();
     let mut rng = Rng::seed_from_u64(4);
-    let policy = TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap().with_lora(4, 8.0, &mut rng);
+    let policy =
+        TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap().with_lora(4, 8.0, &mut rng);
     // The first of a few prompts whose completions come out of different lengths.
     let mut start = EnvId::LmReverse.make();
     let padded = (0..20)
@@ -196,7 +200,9 @@ fn one_causal_pass_scores_a_ragged_group_as_step_by_step_scoring_does() {
     let (each_lp, each_ent) = policy.evaluate_actions(obs.clone(), actions.clone());
     let (one_lp, one_ent) = policy.evaluate_padded(obs.reshape([t, g, CONTEXT]), actions.reshape([t, g, 1]));
     let read = |x: Tensor<1>| pollster::block_on(host::read(x)).unwrap();
-    for (a, b) in [(read(each_lp), read(one_lp.reshape([t * g]))), (read(each_ent), read(one_ent.reshape([t * g])))] {
+    for (a, b) in
+        [(read(each_lp), read(one_lp.reshape([t * g]))), (read(each_ent), read(one_ent.reshape([t * g])))]
+    {
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
             if padded.mask[i] > 0.0 {
                 assert!((x - y).abs() < 1e-4, "cell {i} (t {}, g {}): {x} vs {y}", i / g, i % g);
@@ -206,10 +212,15 @@ fn one_causal_pass_scores_a_ragged_group_as_step_by_step_scoring_does() {
     }
     // The log-probs the rollout recorded, sampling with the key/value cache, are the policy's.
     let recorded: Vec<f32> = padded.log_probs.clone();
-    let scored = read(policy.evaluate_padded(
-        host::matrix(padded.observations.clone(), t * g, CONTEXT, &device).reshape([t, g, CONTEXT]),
-        host::matrix(padded.actions.clone(), t * g, 1, &device).reshape([t, g, 1]),
-    ).0.reshape([t * g]));
+    let scored = read(
+        policy
+            .evaluate_padded(
+                host::matrix(padded.observations.clone(), t * g, CONTEXT, &device).reshape([t, g, CONTEXT]),
+                host::matrix(padded.actions.clone(), t * g, 1, &device).reshape([t, g, 1]),
+            )
+            .0
+            .reshape([t * g]),
+    );
     for i in 0..t * g {
         if padded.mask[i] > 0.0 {
             assert!((recorded[i] - scored[i]).abs() < 1e-4, "cell {i}: {} vs {}", recorded[i], scored[i]);
@@ -219,7 +230,8 @@ fn one_causal_pass_scores_a_ragged_group_as_step_by_step_scoring_does() {
 
 #[test]
 fn the_shipped_shape_counts_its_parameters() {
-    let model = TinyGpt::new(playground::policy::lm::LmShape::BASE, &Device::flex(), &mut Rng::seed_from_u64(0));
+    let model =
+        TinyGpt::new(playground::policy::lm::LmShape::BASE, &Device::flex(), &mut Rng::seed_from_u64(0));
     assert_eq!(model.num_params(), playground::policy::lm::LmShape::BASE.parameters());
     assert!(base_weights(Task::Sort).len() <= 2 << 20, "a shipped base is at most 2 MB");
 }
@@ -247,9 +259,16 @@ fn partial_credit_leaves_fewer_groups_all_equal() {
 #[test]
 fn pretraining_is_deterministic_from_its_seed() {
     use playground::pretrain::{PretrainConfig, pretrain};
-    let config = PretrainConfig { max_steps: 6, eval_every: 3, eval_prompts: 8, batch: 8, ..PretrainConfig::default() };
+    let config = PretrainConfig {
+        max_steps: 6,
+        eval_every: 3,
+        eval_prompts: 8,
+        batch: 8,
+        ..PretrainConfig::default()
+    };
     let make = || {
-        let (model, last) = pollster::block_on(pretrain(Task::Add, &config, &Device::flex().autodiff(), |_| {})).unwrap();
+        let (model, last) =
+            pollster::block_on(pretrain(Task::Add, &config, &Device::flex().autodiff(), |_| {})).unwrap();
         assert_eq!(last.step, 6);
         assert!(last.loss.is_finite());
         let weights = pollster::block_on(host::read_params(&model)).unwrap();

@@ -255,10 +255,16 @@ impl Env for TextTask {
     fn reset_to(&mut self, state: &[f64]) -> Vec<f32> {
         let tokens: Vec<usize> = state.iter().map(|&t| t as usize).collect();
         let eq = token('=');
-        let end = tokens.iter().position(|&t| t == eq).unwrap_or_else(|| {
-            panic!("{}: reset_to got a state without '=': {state:?}", self.id())
-        });
-        assert!(tokens.len() <= CONTEXT, "{}: a state of {} tokens exceeds the context", self.id(), tokens.len());
+        let end = tokens
+            .iter()
+            .position(|&t| t == eq)
+            .unwrap_or_else(|| panic!("{}: reset_to got a state without '=': {state:?}", self.id()));
+        assert!(
+            tokens.len() <= CONTEXT,
+            "{}: a state of {} tokens exceeds the context",
+            self.id(),
+            tokens.len()
+        );
         self.prompt = tokens[..=end].to_vec();
         self.completion = tokens[end + 1..].to_vec();
         self.observation()
@@ -291,9 +297,11 @@ mod tests {
 
     #[test]
     fn the_right_answer_then_eos_earns_one_and_anything_else_zero() {
-        for (task, problem, right, wrong) in
-            [(Task::Reverse, "abcd", "dcba", "dcb"), (Task::Sort, "dbca", "abcd", "abdc"), (Task::Add, "47+8", "55", "56")]
-        {
+        for (task, problem, right, wrong) in [
+            (Task::Reverse, "abcd", "dcba", "dcb"),
+            (Task::Sort, "dbca", "abcd", "abdc"),
+            (Task::Add, "47+8", "55", "56"),
+        ] {
             let state: Vec<f64> = Task::prompt_tokens(problem).iter().map(|&t| t as f64).collect();
             for (answer, reward) in [(right, 1.0), (wrong, 0.0)] {
                 let mut env = TextTask::new(task, false);

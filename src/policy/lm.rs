@@ -65,11 +65,20 @@ impl Block {
     /// The block over tokens at positions `start..start + s`. Without `past` they are the whole
     /// sequence so far (causal attention among them); with it, one new token per row that
     /// attends to every earlier position. Returns the keys and values up to the new tokens.
-    fn forward(&self, x: Tensor<3>, rope: &RotaryEncoding, heads: usize, start: usize, past: Option<KeyValues>) -> (Tensor<3>, KeyValues) {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &RotaryEncoding,
+        heads: usize,
+        start: usize,
+        past: Option<KeyValues>,
+    ) -> (Tensor<3>, KeyValues) {
         let [b, s, d] = x.dims();
         let hd = d / heads;
         let qkv = self.qkv.forward(self.norm_attn.forward(x.clone()));
-        let part = |i: usize| qkv.clone().slice([0..b, 0..s, i * d..(i + 1) * d]).reshape([b, s, heads, hd]).swap_dims(1, 2);
+        let part = |i: usize| {
+            qkv.clone().slice([0..b, 0..s, i * d..(i + 1) * d]).reshape([b, s, heads, hd]).swap_dims(1, 2)
+        };
         let (q, k, v) = (rope.apply(part(0), start), rope.apply(part(1), start), part(2));
         let is_causal = past.is_none();
         let (k, v) = match past {
@@ -80,7 +89,8 @@ impl Block {
             None => (k, v),
         };
         let options = AttentionModuleOptions { scale: None, softcap: None, is_causal };
-        let mixed = attention(q, k.clone(), v.clone(), None, None, options).swap_dims(1, 2).reshape([b, s, d]);
+        let mixed =
+            attention(q, k.clone(), v.clone(), None, None, options).swap_dims(1, 2).reshape([b, s, d]);
         let x = x + self.out.forward(mixed);
         let h = gelu(self.up.forward(self.norm_mlp.forward(x.clone())));
         (x + self.down.forward(h), (k, v))
@@ -160,8 +170,8 @@ impl TinyGpt {
     /// burn's LoRA does (`A ~ N(0, 1/rank)`, `B = 0`, so the model's outputs are unchanged),
     /// with `A` drawn from the run's RNG.
     pub fn with_lora(self, rank: usize, alpha: f64, rng: &mut Rng) -> Self {
-        let projections = ParamGroup::from_regex(r"^blocks\.[0-9]+\.(qkv|out|up|down)\.weight$")
-            .expect("a valid pattern");
+        let projections =
+            ParamGroup::from_regex(r"^blocks\.[0-9]+\.(qkv|out|up|down)\.weight$").expect("a valid pattern");
         let model = self.apply_lora(Lora::new(rank, alpha).set_param_group(projections));
         model.map(&mut SeedAdapters { rng, std: 1.0 / rank as f64, in_lora: false, first: true })
     }
@@ -174,7 +184,12 @@ impl TinyGpt {
     /// Hidden states of tokens at positions `start..`, given the keys and values of the
     /// positions before (`past`, one per block; `None` when `start` is 0), and the keys and
     /// values up to these tokens.
-    fn hidden_from(&self, tokens: Tensor<2, Int>, start: usize, past: Option<Vec<KeyValues>>) -> (Tensor<3>, Vec<KeyValues>) {
+    fn hidden_from(
+        &self,
+        tokens: Tensor<2, Int>,
+        start: usize,
+        past: Option<Vec<KeyValues>>,
+    ) -> (Tensor<3>, Vec<KeyValues>) {
         let mut x = self.embed.forward(tokens);
         let mut past = past.map(Vec::into_iter);
         let mut cache = Vec::with_capacity(self.blocks.len());
@@ -223,7 +238,10 @@ impl GroupSampler for CachedSampler<'_> {
                 // Every member starts from the same context: run it once and share it.
                 let first = &observations[..CONTEXT];
                 let len = tokens_in(first);
-                debug_assert!(observations.chunks(CONTEXT).all(|o| o == first), "one initial state per group");
+                debug_assert!(
+                    observations.chunks(CONTEXT).all(|o| o == first),
+                    "one initial state per group"
+                );
                 self.width = rows.len();
                 self.len = len;
                 let prompt: Vec<i64> = first[..len].iter().map(|&t| t as i64).collect();
@@ -231,7 +249,10 @@ impl GroupSampler for CachedSampler<'_> {
                 let (hidden, cache) = self.model.hidden_from(tokens, 0, None);
                 let d = hidden.dims()[2];
                 let last = hidden.slice([0..1, len - 1..len]).reshape([1, d]).expand([rows.len(), d]);
-                let cache = cache.into_iter().map(|(k, v)| (expand_rows(k, self.width), expand_rows(v, self.width))).collect();
+                let cache = cache
+                    .into_iter()
+                    .map(|(k, v)| (expand_rows(k, self.width), expand_rows(v, self.width)))
+                    .collect();
                 (last, cache)
             }
             Some(past) => {
@@ -342,13 +363,15 @@ impl StochasticPolicy for TinyGpt {
         // Where each step's action goes: after its context's last token.
         let next = tokens.clone().not_equal_elem(PAD as i64).int().sum_dim(2);
         let slots = Tensor::<1, Int>::arange(0..c as i64, &device).reshape([1, 1, c]).expand([t, g, c]);
-        let written = tokens.mask_where(slots.equal(next.clone().expand([t, g, c])), actions.clone().int().expand([t, g, c]));
+        let written = tokens
+            .mask_where(slots.equal(next.clone().expand([t, g, c])), actions.clone().int().expand([t, g, c]));
         let sequences = written.max_dim(0).reshape([g, c]);
         let hidden = self.hidden(sequences);
         let d = hidden.dims()[2];
         let last = (next - 1).clamp_min(0).reshape([t, g]).swap_dims(0, 1);
         let at_steps = hidden.gather(1, last.reshape([g, t, 1]).expand([g, t, d])).swap_dims(0, 1);
-        let (log_probs, entropy) = self.evaluate_features(at_steps.reshape([t * g, d]), actions.reshape([t * g, 1]));
+        let (log_probs, entropy) =
+            self.evaluate_features(at_steps.reshape([t * g, d]), actions.reshape([t * g, 1]));
         (log_probs.reshape([t, g]), entropy.reshape([t, g]))
     }
 }

@@ -8,6 +8,9 @@ scripts/setup.sh web browser
 echo "==> Rust tests"
 cargo test
 
+echo "==> the native wgpu learner compiles (pvg train/bench --learner wgpu)"
+cargo check --features native-wgpu --bins
+
 echo "==> building the page (release wasm)"
 scripts/build-site.sh
 ls -l dist/assets-*/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'

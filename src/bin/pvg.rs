@@ -72,6 +72,10 @@ mod cli {
             /// `eval_accuracy` for a text task, in that update's line); 0: only at the end
             #[arg(long, default_value_t = 0)]
             eval_every: usize,
+            /// Where the learner runs: the CPU (flex), or burn's wgpu backend on this machine's
+            /// GPU (needs a build with `--features native-wgpu`); rollouts act on the CPU either way
+            #[arg(long, value_enum, default_value_t = Learner::Cpu)]
+            learner: Learner,
         },
         /// Train PPO and GRPO on the same environment and compare them in a table
         Compare {
@@ -149,8 +153,12 @@ mod cli {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Train { experiment, algo, out, eval_episodes, eval_every } => config(&experiment)
-                .and_then(|c| train(&c, algo, out, Evals { episodes: episodes(&c, eval_episodes), every: eval_every })),
+            Command::Train { experiment, algo, out, eval_episodes, eval_every, learner } => config(&experiment)
+                .and_then(|c| learner_device(learner).map(|d| (c, d)))
+                .and_then(|(c, d)| {
+                    let evals = Evals { episodes: episodes(&c, eval_episodes), every: eval_every };
+                    train(&c, algo, out, evals, &d)
+                }),
             Command::Compare { experiment, eval_episodes } => {
                 config(&experiment).and_then(|c| compare(&c, episodes(&c, eval_episodes)))
             }
@@ -250,11 +258,7 @@ mod cli {
         Ok(())
     }
 
-    fn devices() -> (Device, Device) {
-        (Device::flex().autodiff(), Device::flex())
-    }
-
-    /// The learner's autodiff device for `pvg bench`.
+    /// The learner's autodiff device for `pvg train` and `pvg bench`.
     fn learner_device(learner: Learner) -> Result<Device, String> {
         match learner {
             Learner::Cpu => Ok(Device::flex().autodiff()),
@@ -332,14 +336,15 @@ mod cli {
     fn with_algo<T>(
         algo: Algo,
         c: &ExperimentConfig,
+        learner: &Device,
         f: impl FnOnce(
             Box<dyn FnOnce(&mut dyn FnMut(&UpdateMetrics, Option<f64>), Evals) -> Result<Summary, String> + '_>,
         ) -> T,
     ) -> T {
-        let (learner, acting) = devices();
+        let acting = Device::flex();
         match algo {
-            Algo::Ppo => f(Box::new(move |cb, e| run(Ppo::new(c, &learner, &acting), c, e, cb))),
-            Algo::Grpo => f(Box::new(move |cb, e| run(Grpo::new(c, &learner, &acting), c, e, cb))),
+            Algo::Ppo => f(Box::new(move |cb, e| run(Ppo::new(c, learner, &acting), c, e, cb))),
+            Algo::Grpo => f(Box::new(move |cb, e| run(Grpo::new(c, learner, &acting), c, e, cb))),
         }
     }
 
@@ -384,7 +389,13 @@ mod cli {
         line
     }
 
-    fn train(c: &ExperimentConfig, algo: Algo, out: Option<PathBuf>, evals: Evals) -> Result<(), String> {
+    fn train(
+        c: &ExperimentConfig,
+        algo: Algo,
+        out: Option<PathBuf>,
+        evals: Evals,
+        learner: &Device,
+    ) -> Result<(), String> {
         let mut sink: Box<dyn Write> = match &out {
             Some(path) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
@@ -394,7 +405,7 @@ mod cli {
         let mut report = progress(algo, c.run.total_steps);
         let mut write_err = None;
         let text = c.run.env.task().is_some();
-        let summary = with_algo(algo, c, |go| {
+        let summary = with_algo(algo, c, learner, |go| {
             go(
                 &mut |m, periodic| {
                     report(m);
@@ -456,7 +467,7 @@ mod cli {
         for algo in [Algo::Ppo, Algo::Grpo] {
             let mut report = progress(algo, c.run.total_steps);
             let evals = Evals { episodes: eval_episodes, every: 0 };
-            let summary = with_algo(algo, c, |go| go(&mut |m, _| report(m), evals))?;
+            let summary = with_algo(algo, c, &Device::flex().autodiff(), |go| go(&mut |m, _| report(m), evals))?;
             rows.push((algo, summary));
         }
         println!();

@@ -10,7 +10,7 @@ use web_time::Instant;
 
 use crate::Rng;
 use crate::config::{ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards};
-use crate::env::{Env, EnvId, EnvSpec};
+use crate::env::{Env, EnvSpec};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
 use crate::metrics::{UpdateMetrics, mean};
@@ -324,9 +324,8 @@ pub struct GrpoBatch {
 /// A GRPO run: the policy, its frozen reference, its optimiser and its RNG.
 pub struct Grpo<P: StochasticPolicy> {
     config: GrpoConfig,
-    env: EnvId,
-    /// The env as this run configures it (a text task's scoring).
-    spec: EnvSpec,
+    /// The env as this run configures it (its id, and a text task's scoring).
+    env: EnvSpec,
     horizon: usize,
     policy: P,
     reference: P,
@@ -372,8 +371,7 @@ impl Grpo<Policy> {
             acting: ActingCopy::new(device, acting_device, |d| make(d, &mut Rng::seed_from_u64(0))),
             policy,
             config: cfg,
-            env,
-            spec: run.env_spec(),
+            env: run.env_spec(),
             horizon,
             starts,
             rng,
@@ -474,7 +472,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             let start = self.starts.state();
             let group = collect_group(
                 &actor,
-                self.spec,
+                self.env,
                 &start,
                 c.num_generations,
                 self.horizon,
@@ -484,7 +482,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             .await?;
             trajectories.extend(group);
         }
-        let (obs_dim, width) = (self.env.observation_dim(), self.policy.action_width());
+        let (obs_dim, width) = (self.env.id.observation_dim(), self.policy.action_width());
         let padded = stack_and_pad(&trajectories, obs_dim, width);
         let t1 = Instant::now();
 

@@ -55,6 +55,14 @@ pub struct Parsed {
 }
 
 /// Read a URL fragment or query (a leading `#` or `?` is skipped), or a whole link.
+impl Parsed {
+    /// A link that cannot be used, for the `problems` given: it opens `config` (the default
+    /// experiment) at `version`, and nothing of the link is replayed or embedded.
+    pub fn refused(config: ExperimentConfig, version: u32, problems: Vec<Problem>) -> Self {
+        Parsed { config, version, notice: None, replay: None, figure: None, problems }
+    }
+}
+
 pub fn parse(url: &str) -> Parsed {
     parse_in(versions::VERSIONS, url)
 }
@@ -107,8 +115,7 @@ pub fn parse_in(table: &[versions::Version], url: &str) -> Parsed {
                     message,
                     used: Some("the default experiment".into()),
                 });
-                let config = versions::defaults_in(table, EnvId::CartPole, current);
-                return Parsed { config, version: current, notice: None, replay: None, figure: None, problems };
+                return Parsed::refused(versions::defaults_in(table, EnvId::CartPole, current), current, problems);
             }
         },
     };

@@ -142,22 +142,24 @@ pub fn parse_url(url: &str) -> Result<JsValue, JsError> {
     to_js(&ParsedUrl { parsed, fragment })
 }
 
-/// The page runs the control tasks only: a link to a text task is refused with a message
-/// and opens the default experiment (the text tasks run in the CLI).
-fn on_the_page(mut parsed: share::Parsed) -> share::Parsed {
+/// The page runs the control tasks only: a link to a text task is refused with a message and,
+/// like a link of an unknown version, opens the default experiment with nothing of the link
+/// replayed (the text tasks run in the CLI).
+fn on_the_page(parsed: share::Parsed) -> share::Parsed {
     let env = parsed.config.run.env;
-    if env.task().is_some() {
-        parsed.problems.push(share::Problem {
-            key: "env".into(),
-            message: format!(
-                "{env} is a text task, which runs in the command line for now (pvg train --env {env}); \
-                 showing the default experiment"
-            ),
-            used: Some(EnvId::CartPole.name().into()),
-        });
-        parsed.config = ExperimentConfig::default();
+    if env.task().is_none() {
+        return parsed;
     }
-    parsed
+    let mut problems = parsed.problems;
+    problems.push(share::Problem {
+        key: "env".into(),
+        message: format!(
+            "{env} is a text task, which runs in the command line for now (pvg train --env {env}); \
+             showing the default experiment"
+        ),
+        used: Some("the default experiment".into()),
+    });
+    share::Parsed::refused(ExperimentConfig::default(), crate::versions::CURRENT, problems)
 }
 
 #[derive(Serialize)]

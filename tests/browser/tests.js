@@ -396,10 +396,13 @@ test('a version-1 link opens to version 1 settings; a newer version is refused w
 });
 
 test('a text-task link is refused with a message: the page offers the control tasks and keeps working', async (ctx) => {
-  const { page, errors } = await open(ctx, `#env=lm-reverse&lora_rank=4&backend=cpu`);
+  const { page, errors } = await open(ctx, `#env=lm-reverse&lora_rank=4&backend=cpu&run=2`);
   await page.waitForSelector('#problems:not([hidden])');
   assert.match(await page.textContent('#problems'), /lm-reverse is a text task, which runs in the command line for now/);
   assert.equal(await page.inputValue('select[name="env"]'), 'CartPole-v1');
+  // Nothing of the link is replayed on the experiment opened instead.
+  await page.evaluate(() => window.playground.ready);
+  assert.deepEqual((await status(page)).updates, { ppo: 0, grpo: 0 });
   const options = await page.$$eval('select[name="env"] option', (os) => os.map((o) => o.value));
   assert.ok(!options.some((o) => o.startsWith('lm-')), options.join(', '));
   assert.equal(await page.locator('#config-form [name="lora_rank"]').count(), 0);

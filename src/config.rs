@@ -600,6 +600,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_text_keys_are_run_keys_and_exactly_those_documented_for_text_tasks() {
+        let documented: Vec<String> =
+            RunConfig::specs().into_iter().filter(|s| s.doc.starts_with("text tasks:")).map(|s| s.key).collect();
+        assert_eq!(documented, RunConfig::TEXT_KEYS);
+    }
+
+    #[test]
     fn every_key_round_trips_through_get_and_set() {
         let config = ExperimentConfig::for_env(EnvId::Pendulum);
         let mut other = ExperimentConfig::for_env(EnvId::CartPole);

@@ -24,7 +24,8 @@ fn main() {
         for path in ["src", "www", "Cargo.toml"] {
             println!("cargo:rerun-if-changed={path}");
         }
-        git(&["describe", "--always", "--dirty", "--abbrev=12", "--exclude=*"]).unwrap_or_else(|| "unknown".into())
+        git(&["describe", "--always", "--dirty", "--abbrev=12", "--exclude=*"])
+            .unwrap_or_else(|| "unknown".into())
     });
     println!("cargo:rustc-env=PVG_COMMIT={commit}");
 }

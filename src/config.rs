@@ -290,6 +290,14 @@ choice! {
 impl RunConfig {
     /// The keys that matter for text tasks only.
     pub const TEXT_KEYS: [&'static str; 4] = ["lora_rank", "lora_alpha", "text_reward", "format_penalty"];
+    /// The keys text tasks ignore: their model is the shipped base's architecture.
+    pub const CONTROL_KEYS: [&'static str; 2] = ["width", "depth"];
+
+    /// Whether `key` (any experiment key) changes a run on `env`; the page hides the others.
+    pub fn applies(key: &str, env: EnvId) -> bool {
+        let text = env.task().is_some();
+        !(text && Self::CONTROL_KEYS.contains(&key) || !text && Self::TEXT_KEYS.contains(&key))
+    }
 
     /// The environment with this run's scoring of text completions.
     pub fn env_spec(&self) -> crate::env::EnvSpec {
@@ -601,8 +609,11 @@ mod tests {
 
     #[test]
     fn the_text_keys_are_run_keys_and_exactly_those_documented_for_text_tasks() {
-        let documented: Vec<String> =
-            RunConfig::specs().into_iter().filter(|s| s.doc.starts_with("text tasks:")).map(|s| s.key).collect();
+        let documented: Vec<String> = RunConfig::specs()
+            .into_iter()
+            .filter(|s| s.doc.starts_with("text tasks:"))
+            .map(|s| s.key)
+            .collect();
         assert_eq!(documented, RunConfig::TEXT_KEYS);
     }
 

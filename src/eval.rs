@@ -42,8 +42,7 @@ pub async fn play<P: StochasticPolicy>(
         if let Some(norm) = normalizer {
             norm.normalize(&mut batch);
         }
-        let picked =
-            policy.get_action(host::matrix(batch, running.len(), d, device), sampling).await?;
+        let picked = policy.get_action(host::matrix(batch, running.len(), d, device), sampling).await?;
         let mut still = Vec::with_capacity(running.len());
         for (row, &i) in running.iter().enumerate() {
             let t = envs[i].step(&picked.actions[row * width..(row + 1) * width]);

@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use crate::config::ExperimentConfig;
 use crate::grpo::Grpo;
-use crate::metrics::UpdateMetrics;
+use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::Policy;
 use crate::ppo::Ppo;
-use crate::train::{Algorithm, TrainError};
+use crate::train::{Algorithm, Evaluation, TrainError};
 
 /// One algorithm's progress: its history, and why it stopped if it failed.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -23,6 +23,9 @@ pub struct Track {
     /// A failure the next update reports instead of running (tests of the page's error path).
     #[serde(skip)]
     pub injected_fault: Option<&'static str>,
+    /// Evaluate the policy after some updates (`eval_mean_return` of their metrics).
+    #[serde(skip)]
+    pub evaluation: Option<Evaluation>,
 }
 
 impl Track {
@@ -45,10 +48,24 @@ impl Track {
             Some(metric) => Err(TrainError::NonFinite { update: self.history.len() + 1, metric }),
             None => alg.update().await,
         };
-        match result {
-            Ok(m) => {
+        let evaluated = match result {
+            Ok(mut m) => {
+                let finished = !alg.fits(total_steps);
+                match self.evaluation.filter(|e| e.due(m.update, finished)) {
+                    Some(e) => e.run(alg).await.map(|returns| {
+                        m.eval_mean_return = mean(returns);
+                        (m, finished)
+                    }),
+                    None => Ok((m, finished)),
+                }
+                .map_err(TrainError::from)
+            }
+            Err(e) => Err(e),
+        };
+        match evaluated {
+            Ok((m, finished)) => {
                 self.history.push(m.clone());
-                self.finished = !alg.fits(total_steps);
+                self.finished = finished;
                 Some(m)
             }
             Err(e) => {
@@ -97,6 +114,11 @@ impl Algos {
     }
 }
 
+/// Episodes of each evaluation on the page (held-out prompts: accuracy moves in steps of 1/64).
+pub const PAGE_EVAL_EPISODES: usize = 64;
+/// Evaluations over a run's budget on the page (see `Experiment::with_evaluations`).
+const PAGE_EVALS: u64 = 20;
+
 /// Both algorithms with identical policy networks and seed on the same environment.
 pub struct Experiment {
     pub config: ExperimentConfig,
@@ -118,6 +140,27 @@ impl Experiment {
             ppo_track: Track::default(),
             grpo_track: Track::default(),
             algos: Algos::Both,
+        }
+    }
+
+    /// Evaluate each algorithm on `PAGE_EVAL_EPISODES` held-out episodes about `PAGE_EVALS`
+    /// times over its budget and after its last update: the page's accuracy curves of a text
+    /// task (`eval_mean_return` in the metrics).
+    pub fn with_evaluations(mut self) -> Self {
+        let total = self.config.run.total_steps;
+        let every = |per_update: u64| (total / PAGE_EVALS / per_update).max(1) as usize;
+        let of = |every| Some(Evaluation::of(&self.config.run, PAGE_EVAL_EPISODES, every));
+        self.ppo_track.evaluation = of(every(self.ppo.max_steps_per_update()));
+        self.grpo_track.evaluation = of(every(self.grpo.max_steps_per_update()));
+        self
+    }
+
+    /// The evaluation of the policy both algorithms start from (for a text task, the shipped
+    /// base: LoRA's `B` starts at zero), on the episodes every later evaluation plays.
+    pub async fn evaluate_start(&self) -> Result<Option<f64>, crate::host::DeviceError> {
+        match self.grpo_track.evaluation {
+            Some(e) => Ok(mean(e.run(&self.grpo).await?)),
+            None => Ok(None),
         }
     }
 
@@ -204,6 +247,9 @@ mod tests {
         }
         fn policy(&self) -> &Policy {
             &self.policy
+        }
+        async fn acting_policy(&self) -> Result<(Policy, Device), crate::host::DeviceError> {
+            Ok((self.policy.clone(), Device::flex()))
         }
     }
 

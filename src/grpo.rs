@@ -9,7 +9,9 @@ use rand::SeedableRng;
 use web_time::Instant;
 
 use crate::Rng;
-use crate::config::{ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards};
+use crate::config::{
+    ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards,
+};
 use crate::env::{Env, EnvSpec};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
@@ -318,6 +320,8 @@ pub struct GrpoBatch {
     pub padded: Padded,
     pub advantages: Vec<f32>,
     pub ratios: Vec<f32>,
+    /// Each valid cell's k3 KL to the reference after the last pass (`None` when `beta = 0`).
+    pub kl: Option<Vec<f32>>,
     pub trajectories: Vec<Trajectory>,
 }
 
@@ -450,6 +454,10 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         &self.policy
     }
 
+    async fn acting_policy(&self) -> Result<(P, Device), crate::host::DeviceError> {
+        Ok((self.acting.snapshot(&self.policy).await?, self.acting.device().clone()))
+    }
+
     fn max_steps_per_update(&self) -> u64 {
         (self.config.num_generations * self.config.groups_per_update * self.horizon) as u64
     }
@@ -509,8 +517,8 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         }
         let batch_valid_steps = loss_mask.iter().filter(|&&m| m > 0.0).count();
         let mask = host::matrix(loss_mask, steps, g, d);
-        let ref_log_probs =
-            (c.beta > 0.0).then(|| self.reference.evaluate_padded(obs.clone().inner(), actions.clone().inner()).0);
+        let ref_log_probs = (c.beta > 0.0)
+            .then(|| self.reference.evaluate_padded(obs.clone().inner(), actions.clone().inner()).0);
 
         let mut step_stats = learner::StepStats::default();
         let mut last_ratio_reads = Vec::new();
@@ -561,11 +569,13 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         }
         let mut reads = Reads::new();
         reads.push(step_stats.means());
+        let ref_read = ref_log_probs.map(|r| reads.push(r.inner()));
         for (_, ratio) in &last_ratio_reads {
             reads.push(ratio.clone());
         }
         let mut read = reads.execute().await?.into_iter();
         let means = step_stats.named(read.next().expect("stats were queued"));
+        let ref_log_probs = ref_read.map(|_| read.next().expect("reference log-probs were queued"));
         // Reassemble the last pass's ratios into one (T, G) matrix.
         let mut ratios = vec![0f32; steps * g];
         for ((mb, _), values) in last_ratio_reads.iter().zip(read) {
@@ -575,6 +585,20 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
                 }
             }
         }
+        // Each valid cell's k3 KL to the reference under the last pass's policy, whose log-prob
+        // is the old one plus the log of its ratio: what the penalty averaged, cell by cell.
+        let kl = ref_log_probs.map(|reference| {
+            (0..steps * g)
+                .map(|i| match padded.mask[i] > 0.0 {
+                    true => {
+                        let d = (reference[i] - (padded.log_probs[i] + ratios[i].ln())) as f64;
+                        // `e^d − d − 1 ≥ 0`; near d = 0 rounding could take it below.
+                        (d.exp_m1() - d).max(0.0) as f32
+                    }
+                    false => 0.0,
+                })
+                .collect()
+        });
         let t3 = Instant::now();
 
         self.updates += 1;
@@ -612,7 +636,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             update_s: (t3 - t2).as_secs_f64(),
             ..UpdateMetrics::default()
         };
-        self.last_batch = Some(GrpoBatch { padded, advantages, ratios, trajectories });
+        self.last_batch = Some(GrpoBatch { padded, advantages, ratios, kl, trajectories });
         check_finite(metrics)
     }
 }

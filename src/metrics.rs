@@ -73,6 +73,12 @@ pub struct UpdateMetrics {
     /// not counted in `env_steps`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_start_env_steps: Option<u64>,
+
+    /// Mean return of a deterministic evaluation of the policy after this update (for a text
+    /// task: exact-match accuracy, greedy, on held-out prompts), where one was due; its time is
+    /// not in `wall_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_mean_return: Option<f64>,
 }
 
 impl UpdateMetrics {

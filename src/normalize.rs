@@ -31,7 +31,9 @@ impl RunningMeanStd {
         let delta = batch_mean - self.mean;
         let total = self.count + batch_count;
         self.mean += delta * batch_count / total;
-        let m2 = self.var * self.count + batch_var * batch_count + delta * delta * self.count * batch_count / total;
+        let m2 = self.var * self.count
+            + batch_var * batch_count
+            + delta * delta * self.count * batch_count / total;
         self.var = m2 / total;
         self.count = total;
     }
@@ -119,7 +121,8 @@ mod tests {
     fn the_order_at_a_termination_is_gymnasiums() {
         let mut s = RewardScaler::default();
         let steps = [(1.0, false), (2.0, false), (3.0, true), (4.0, false)];
-        let expected = [(1.0, 10.0), (2.5, 2.6662519637921394), (3.0, 3.5296854487502594), (5.5, 2.4687669002835317)];
+        let expected =
+            [(1.0, 10.0), (2.5, 2.6662519637921394), (3.0, 3.5296854487502594), (5.5, 2.4687669002835317)];
         for ((reward, terminated), (discounted, scaled)) in steps.into_iter().zip(expected) {
             let out = s.scale(reward, terminated, 0.5);
             assert_eq!(s.discounted, discounted);

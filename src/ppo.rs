@@ -11,8 +11,8 @@ use crate::Rng;
 use crate::config::{ExperimentConfig, PpoConfig};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
-use crate::normalize::ObservationNormalizer;
 use crate::metrics::{UpdateMetrics, mean};
+use crate::normalize::ObservationNormalizer;
 use crate::policy::{Policy, StochasticPolicy};
 use crate::rollout::{Rollout, VecEnv, collect_rollout};
 use crate::train::{Algorithm, TrainError, check_finite};
@@ -224,6 +224,10 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
         &self.agent.actor
     }
 
+    async fn acting_policy(&self) -> Result<(P, Device), crate::host::DeviceError> {
+        Ok((self.acting.snapshot(&self.agent).await?.actor, self.acting.device().clone()))
+    }
+
     fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
         self.envs.observation_normalizer()
     }
@@ -241,14 +245,8 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
         // Rollout with the current policy.
         let actor = self.acting.snapshot(&self.agent).await?;
         let acting_device = self.acting.device().clone();
-        let rollout = collect_rollout(
-            &actor,
-            &mut self.envs,
-            c.num_steps,
-            &mut self.rng,
-            &acting_device,
-        )
-        .await?;
+        let rollout =
+            collect_rollout(&actor, &mut self.envs, c.num_steps, &mut self.rng, &acting_device).await?;
         let t1 = Instant::now();
 
         // Bootstrap and GAE.

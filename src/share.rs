@@ -22,7 +22,7 @@ pub const PAGE_KEYS: [(&str, &str); 3] = [
     ("figure", "the one figure an embed shows: curves, losses, tensors or env"),
 ];
 /// Figures a page or an embed can show alone.
-pub const FIGURES: [&str; 4] = ["curves", "losses", "tensors", "env"];
+pub const FIGURES: [&str; 5] = ["curves", "losses", "tensors", "completions", "env"];
 
 /// How many updates to replay when a link is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -115,7 +115,11 @@ pub fn parse_in(table: &[versions::Version], url: &str) -> Parsed {
                     message,
                     used: Some("the default experiment".into()),
                 });
-                return Parsed::refused(versions::defaults_in(table, EnvId::CartPole, current), current, problems);
+                return Parsed::refused(
+                    versions::defaults_in(table, EnvId::CartPole, current),
+                    current,
+                    problems,
+                );
             }
         },
     };
@@ -187,7 +191,11 @@ pub fn to_fragment(config: &ExperimentConfig, extra: &[(&str, &str)]) -> String 
 }
 
 /// [`to_fragment`] as the release `table`'s newest version writes it.
-pub fn to_fragment_in(table: &[versions::Version], config: &ExperimentConfig, extra: &[(&str, &str)]) -> String {
+pub fn to_fragment_in(
+    table: &[versions::Version],
+    config: &ExperimentConfig,
+    extra: &[(&str, &str)],
+) -> String {
     let current = versions::current_in(table);
     let defaults = versions::defaults_in(table, config.run.env, current);
     let mut out = form_urlencoded::Serializer::new(String::new());
@@ -242,7 +250,10 @@ mod tests {
         c.set("ppo.learning_rate", "3e-4").unwrap();
         let f = to_fragment(&c, &[("run", "40")]);
         let v = versions::CURRENT;
-        assert_eq!(f, format!("v={v}&env=Pendulum-v1&seed=3&ppo.learning_rate=3e-4&grpo.num_generations=16&run=40"));
+        assert_eq!(
+            f,
+            format!("v={v}&env=Pendulum-v1&seed=3&ppo.learning_rate=3e-4&grpo.num_generations=16&run=40")
+        );
         let p = parse(&format!("#{f}"));
         assert_eq!(p.problems, vec![]);
         assert_eq!((p.version, p.notice), (versions::CURRENT, None));

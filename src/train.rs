@@ -1,6 +1,11 @@
 //! What both algorithms' runs share: their error type and the interface the CLI and the page
 //! drive them through.
 
+use burn::prelude::Device;
+
+use crate::config::RunConfig;
+use crate::env::EnvId;
+use crate::eval;
 use crate::host::DeviceError;
 use crate::metrics::UpdateMetrics;
 use crate::normalize::ObservationNormalizer;
@@ -66,5 +71,37 @@ pub trait Algorithm {
     /// applied frozen when it is evaluated.
     fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
         None
+    }
+    /// The policy as trained so far on the device rollouts act on (a copy when that is not the
+    /// learner's), and that device: what an evaluation plays.
+    async fn acting_policy(&self) -> Result<(Self::Policy, Device), DeviceError>;
+}
+
+/// A deterministic evaluation ([`eval::evaluate`]) due every `every` updates and after the
+/// last: episode `i` starts from `reset(seed + i)` (a text task's held-out prompts).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub env: EnvId,
+    pub episodes: usize,
+    pub every: usize,
+    pub seed: u64,
+}
+
+impl Evaluation {
+    /// `episodes` every `every` updates of a run of `run`, from seeds past any it trains on.
+    pub fn of(run: &RunConfig, episodes: usize, every: usize) -> Self {
+        Self { env: run.env, episodes, every, seed: run.seed + 1_000_000 }
+    }
+
+    /// Play the policy of `alg` as it is now; the returns of the episodes.
+    pub async fn run<A: Algorithm>(&self, alg: &A) -> Result<Vec<f64>, DeviceError> {
+        let (policy, device) = alg.acting_policy().await?;
+        eval::evaluate(&policy, self.env, self.episodes, self.seed, alg.observation_normalizer(), &device)
+            .await
+    }
+
+    /// Whether an evaluation follows `update` (the last of the run when `last`).
+    pub fn due(&self, update: usize, last: bool) -> bool {
+        self.every > 0 && self.episodes > 0 && (last || update.is_multiple_of(self.every))
     }
 }

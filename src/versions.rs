@@ -47,58 +47,61 @@ macro_rules! for_text_tasks {
 }
 
 /// Every version after the first, oldest first; their numbers are 2, 3, … in order.
-pub const VERSIONS: &[Version] = &[Version {
-    number: 2,
-    // RL Baselines3 Zoo's tuned PPO (its `normalize: true` is observation and reward
-    // normalisation; SB3's PPO keeps its learning rate constant and takes minibatches of 64),
-    // with budgets in which the playground's PPO reaches the README's thresholds.
-    defaults: &[
-        Change { env: Some(EnvId::Acrobot), key: "total_steps", value: "500000" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.norm_obs", value: "true" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.norm_reward", value: "true" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.num_envs", value: "16" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.num_steps", value: "256" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.gae_lambda", value: "0.94" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.num_minibatches", value: "64" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.ent_coef", value: "0" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.learning_rate", value: "3e-4" },
-        Change { env: Some(EnvId::Acrobot), key: "ppo.anneal_lr", value: "false" },
-        Change { env: Some(EnvId::MountainCar), key: "total_steps", value: "1000000" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.norm_obs", value: "true" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.norm_reward", value: "true" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.num_envs", value: "16" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.num_steps", value: "16" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.gae_lambda", value: "0.98" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.num_minibatches", value: "4" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.ent_coef", value: "0" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.learning_rate", value: "3e-4" },
-        Change { env: Some(EnvId::MountainCar), key: "ppo.anneal_lr", value: "false" },
-    ],
-    code: "fixes to reward scaling at terminations, padded GRPO cells, the reference refresh \
+pub const VERSIONS: &[Version] = &[
+    Version {
+        number: 2,
+        // RL Baselines3 Zoo's tuned PPO (its `normalize: true` is observation and reward
+        // normalisation; SB3's PPO keeps its learning rate constant and takes minibatches of 64),
+        // with budgets in which the playground's PPO reaches the README's thresholds.
+        defaults: &[
+            Change { env: Some(EnvId::Acrobot), key: "total_steps", value: "500000" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.norm_obs", value: "true" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.norm_reward", value: "true" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.num_envs", value: "16" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.num_steps", value: "256" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.gae_lambda", value: "0.94" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.num_minibatches", value: "64" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.ent_coef", value: "0" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.learning_rate", value: "3e-4" },
+            Change { env: Some(EnvId::Acrobot), key: "ppo.anneal_lr", value: "false" },
+            Change { env: Some(EnvId::MountainCar), key: "total_steps", value: "1000000" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.norm_obs", value: "true" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.norm_reward", value: "true" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.num_envs", value: "16" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.num_steps", value: "16" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.gae_lambda", value: "0.98" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.num_minibatches", value: "4" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.ent_coef", value: "0" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.learning_rate", value: "3e-4" },
+            Change { env: Some(EnvId::MountainCar), key: "ppo.anneal_lr", value: "false" },
+        ],
+        code: "fixes to reward scaling at terminations, padded GRPO cells, the reference refresh \
            and continuous action clipping (the README's version table has them)",
-}, Version {
-    number: 3,
-    // The text tasks (new in this version): groups of 16 completions of 16 prompts per GRPO
-    // update in 4 optimiser steps, the KL to the frozen base (no reference refresh); PPO over 16
-    // parallel completions with undiscounted returns (the reward comes at the last token) and 4
-    // optimiser steps per update, since each of its cells is a whole context to score.
-    defaults: &for_text_tasks![
-        ("total_steps", "500000"),
-        ("grpo.num_generations", "16"),
-        ("grpo.groups_per_update", "16"),
-        ("grpo.num_minibatches", "4"),
-        ("grpo.learning_rate", "2e-3"),
-        ("grpo.sync_ref_model", "false"),
-        ("ppo.num_envs", "16"),
-        ("ppo.num_steps", "32"),
-        ("ppo.update_epochs", "2"),
-        ("ppo.num_minibatches", "2"),
-        ("ppo.gamma", "1"),
-        ("ppo.learning_rate", "2e-3"),
-        ("ppo.ent_coef", "0"),
-    ],
-    code: "",
-}];
+    },
+    Version {
+        number: 3,
+        // The text tasks (new in this version): groups of 16 completions of 16 prompts per GRPO
+        // update in 4 optimiser steps, the KL to the frozen base (no reference refresh); PPO over 16
+        // parallel completions with undiscounted returns (the reward comes at the last token) and 4
+        // optimiser steps per update, since each of its cells is a whole context to score.
+        defaults: &for_text_tasks![
+            ("total_steps", "500000"),
+            ("grpo.num_generations", "16"),
+            ("grpo.groups_per_update", "16"),
+            ("grpo.num_minibatches", "4"),
+            ("grpo.learning_rate", "2e-3"),
+            ("grpo.sync_ref_model", "false"),
+            ("ppo.num_envs", "16"),
+            ("ppo.num_steps", "32"),
+            ("ppo.update_epochs", "2"),
+            ("ppo.num_minibatches", "2"),
+            ("ppo.gamma", "1"),
+            ("ppo.learning_rate", "2e-3"),
+            ("ppo.ent_coef", "0"),
+        ],
+        code: "",
+    },
+];
 
 /// The newest version of a release table: 1 plus its entries.
 pub const fn current_in(versions: &[Version]) -> u32 {
@@ -132,9 +135,9 @@ pub fn defaults_in(versions: &[Version], env: EnvId, version: u32) -> Experiment
     let mut config = ExperimentConfig::base(env);
     for v in &versions[..version as usize - 1] {
         for change in v.defaults.iter().filter(|c| c.env.is_none_or(|e| e == env)) {
-            config.set(change.key, change.value).unwrap_or_else(|e| {
-                panic!("version {}: {} = {}: {e}", v.number, change.key, change.value)
-            });
+            config
+                .set(change.key, change.value)
+                .unwrap_or_else(|e| panic!("version {}: {} = {}: {e}", v.number, change.key, change.value));
         }
     }
     config
@@ -162,11 +165,8 @@ pub fn parse_version_in(versions: &[Version], text: &str) -> Result<u32, String>
 /// that runs it has not changed since.
 pub fn notice_in(versions: &[Version], version: u32) -> Option<String> {
     let current = current_in(versions);
-    let changed: Vec<&str> = versions
-        .iter()
-        .filter(|v| v.number > version && !v.code.is_empty())
-        .map(|v| v.code)
-        .collect();
+    let changed: Vec<&str> =
+        versions.iter().filter(|v| v.number > version && !v.code.is_empty()).map(|v| v.code).collect();
     (!changed.is_empty()).then(|| {
         format!(
             "made with version {version}; this page is version {current}: settings are the same, \

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::config::{BackendChoice, ExperimentConfig, ParamKind, RunConfig};
+use crate::config::{BackendChoice, ExperimentConfig, RunConfig};
 use crate::env::EnvId;
 use crate::experiment::{Algos, Experiment, StepReport};
 use crate::{inspect, share};
@@ -78,9 +78,13 @@ pub async fn probe_webgpu() -> Result<JsValue, JsError> {
 struct EnvDescription {
     id: &'static str,
     discrete: bool,
+    /// A text task (its policy is the language model).
+    text: bool,
     max_episode_steps: usize,
     /// The defaults of every key for this environment.
     defaults: Vec<(String, String)>,
+    /// The keys that do not change a run on it (the form hides them).
+    ignored: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -98,21 +102,22 @@ struct Description {
 /// its form from this, so names, defaults and limits have one source.
 #[wasm_bindgen]
 pub fn describe() -> Result<JsValue, JsError> {
-    // The page offers the control tasks only (see `on_the_page`), and so not the text keys.
-    let mut keys = ExperimentConfig::specs();
-    keys.retain(|k| !RunConfig::TEXT_KEYS.contains(&k.key.as_str()));
-    for k in keys.iter_mut().filter(|k| k.key == "env") {
-        k.kind = ParamKind::Choice { options: EnvId::CONTROL.iter().map(|e| e.name()).collect() };
-    }
-    let envs = EnvId::CONTROL
+    let keys = ExperimentConfig::specs();
+    let envs = EnvId::ALL
         .iter()
         .map(|&env| {
             let c = ExperimentConfig::for_env(env);
             EnvDescription {
                 id: env.name(),
                 discrete: env.action_space().is_discrete(),
+                text: env.task().is_some(),
                 max_episode_steps: env.max_episode_steps(),
                 defaults: keys.iter().map(|k| (k.key.clone(), c.get(&k.key).unwrap_or_default())).collect(),
+                ignored: keys
+                    .iter()
+                    .filter(|k| !RunConfig::applies(&k.key, env))
+                    .map(|k| k.key.clone())
+                    .collect(),
             }
         })
         .collect();
@@ -137,29 +142,30 @@ struct ParsedUrl {
 /// Validate a URL fragment: the config used, the problems found, and the canonical fragment.
 #[wasm_bindgen(js_name = parseUrl)]
 pub fn parse_url(url: &str) -> Result<JsValue, JsError> {
-    let parsed = on_the_page(share::parse(url));
+    let parsed = share::parse(url);
     let fragment = share::to_fragment(&parsed.config, &[]);
     to_js(&ParsedUrl { parsed, fragment })
 }
 
-/// The page runs the control tasks only: a link to a text task is refused with a message and,
-/// like a link of an unknown version, opens the default experiment with nothing of the link
-/// replayed (the text tasks run in the CLI).
-fn on_the_page(parsed: share::Parsed) -> share::Parsed {
-    let env = parsed.config.run.env;
-    if env.task().is_none() {
-        return parsed;
-    }
-    let mut problems = parsed.problems;
-    problems.push(share::Problem {
-        key: "env".into(),
-        message: format!(
-            "{env} is a text task, which runs in the command line for now (pvg train --env {env}); \
-             showing the default experiment"
-        ),
-        used: Some("the default experiment".into()),
-    });
-    share::Parsed::refused(ExperimentConfig::default(), crate::versions::CURRENT, problems)
+/// The shipped base model a link's run needs and this worker lacks: its path under the site
+/// (`models/lm-reverse.bpk`), to fetch and hand to [`register_base`]; `None` for a control task
+/// or a base already registered.
+#[wasm_bindgen(js_name = baseNeeded)]
+pub fn base_needed(url: &str) -> Option<String> {
+    let env = share::parse(url).config.run.env;
+    let task = env.task()?;
+    crate::policy::base_weights(task).is_empty().then(|| format!("models/{env}.bpk"))
+}
+
+/// Give the core the base model of a link's text task, fetched from [`base_needed`]'s path.
+#[wasm_bindgen(js_name = registerBase)]
+pub fn register_base(url: &str, bytes: Vec<u8>) -> Result<(), JsError> {
+    let env = share::parse(url).config.run.env;
+    let task = env.task().ok_or_else(|| JsError::new(&format!("{env} is not a text task")))?;
+    crate::policy::TinyGpt::load_base(&bytes, &Device::flex())
+        .map_err(|e| JsError::new(&format!("{env}: {e}")))?;
+    crate::policy::register_base(task, bytes);
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -170,6 +176,9 @@ struct Created {
     /// Why WebGPU was not used although asked for (wgpu's error; the worker adds the browser's view).
     note: Option<String>,
     fragment: String,
+    /// The evaluation of the starting policy where the page evaluates (a text task: the base's
+    /// accuracy on held-out prompts).
+    start_eval: Option<f64>,
 }
 
 /// Start an experiment from a fragment (validated as by `parseUrl`) on the backend its
@@ -178,8 +187,10 @@ struct Created {
 #[wasm_bindgen(js_name = createSession)]
 pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsError> {
     let algos = Algos::parse(&algos).map_err(|e| JsError::new(&e))?;
-    let parsed = on_the_page(share::parse(&url));
-    let config = parsed.config;
+    let config = share::parse(&url).config;
+    if let Some(path) = base_needed(&url) {
+        return Err(JsError::new(&format!("{}: its base model ({path}) was not loaded", config.run.env)));
+    }
     let webgpu = match config.run.backend {
         BackendChoice::Cpu => None,
         BackendChoice::Auto | BackendChoice::WebGpu => {
@@ -203,13 +214,19 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     let fragment = share::to_fragment(&config, &[]);
     // Rollouts act on a CPU copy of the weights: one tiny forward per env step is faster on
     // the CPU than a GPU round trip (see `ActingCopy`).
-    let experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos);
+    let text = config.run.env.task().is_some();
+    let mut experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos);
+    // A text task's accuracy on held-out prompts joins the curves, from the base's on.
+    if text {
+        experiment = experiment.with_evaluations();
+    }
+    let start_eval = experiment.evaluate_start().await.map_err(|e| JsError::new(&e.to_string()))?;
     let id = WORKER.with_borrow_mut(|w| {
         w.next_id += 1;
         w.sessions.insert(w.next_id, Some(experiment));
         w.next_id
     });
-    to_js(&Created { id, backend, adapter, note, fragment })
+    to_js(&Created { id, backend, adapter, note, fragment, start_eval })
 }
 
 #[derive(Serialize)]

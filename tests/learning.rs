@@ -23,7 +23,12 @@ fn run<A: Algorithm>(mut alg: A, updates: usize) -> Vec<UpdateMetrics> {
 }
 
 /// The mean of `metric` over updates `from..=to` (1-based) where it is defined.
-fn window(history: &[UpdateMetrics], from: usize, to: usize, metric: fn(&UpdateMetrics) -> Option<f64>) -> f64 {
+fn window(
+    history: &[UpdateMetrics],
+    from: usize,
+    to: usize,
+    metric: fn(&UpdateMetrics) -> Option<f64>,
+) -> f64 {
     let xs: Vec<f64> = history[from - 1..to].iter().filter_map(metric).collect();
     assert!(!xs.is_empty(), "no value in updates {from}–{to}");
     xs.iter().sum::<f64>() / xs.len() as f64
@@ -83,6 +88,10 @@ fn every_grpo_variant_trains_20k_steps_finitely() {
         let last = track.history.last().unwrap();
         // The run stops when a full update (8 × 500 steps) no longer fits.
         assert!(last.env_steps > 16_000, "{key}={value}: {} steps", last.env_steps);
-        println!("{key}={value}: {} updates, last group reward {:.1}", track.history.len(), last.reward_mean.unwrap());
+        println!(
+            "{key}={value}: {} updates, last group reward {:.1}",
+            track.history.len(),
+            last.reward_mean.unwrap()
+        );
     }
 }

@@ -10,6 +10,7 @@ use playground::env::EnvId;
 use playground::env::text::{CONTEXT, PAD, Task, VOCAB};
 use playground::grpo::Grpo;
 use playground::host;
+use playground::metrics::UpdateMetrics;
 use playground::policy::lm::TinyGpt;
 use playground::policy::{Policy, StochasticPolicy, base_weights};
 use playground::ppo::Ppo;
@@ -277,4 +278,78 @@ fn pretraining_is_deterministic_from_its_seed() {
         weights
     };
     assert_eq!(make(), make());
+}
+
+#[test]
+fn the_completions_view_shows_the_last_group_as_the_padded_batch_holds_it() {
+    use playground::experiment::Experiment;
+    let device = Device::flex();
+    let mut e = Experiment::new(config(EnvId::LmReverse), &device.clone().autodiff(), &device);
+    pollster::block_on(e.step());
+    let s = playground::inspect::snapshot(&e);
+    let group = s.grpo_completions.expect("a text task has completions");
+    let mask = s.grpo.iter().find(|h| h.name == "mask").unwrap();
+    let (g, width) = (4, mask.cols);
+    assert_eq!((group.rows.len(), group.steps), (g, mask.rows));
+    let batch = e.grpo.last_batch.as_ref().unwrap();
+    for (i, row) in group.rows.iter().enumerate() {
+        let j = width - g + i;
+        let trajectory = &batch.trajectories[j];
+        // The prompt is the env's, the tokens are the actions, as many as the column's valid cells.
+        let problem: String = trajectory.states[0][1..].iter().map(|&t| text_of(t)).collect();
+        assert_eq!(row.prompt, problem);
+        let valid = (0..mask.rows).filter(|&t| mask.values[t * width + j] > 0.0).count();
+        assert_eq!(row.tokens.len(), valid);
+        assert_eq!(row.reward, trajectory.episode_return());
+        for (t, token) in row.tokens.iter().enumerate() {
+            assert_eq!(*token, playground::env::text::token_text(trajectory.actions[t] as usize));
+            assert_eq!(row.advantages[t], batch.advantages[t * width + j]);
+            assert!(row.kl.as_ref().unwrap()[t] >= 0.0, "k3 is never negative");
+        }
+    }
+    let ppo = s.ppo_completions.expect("PPO's completions");
+    assert!(!ppo.rows.is_empty());
+    for row in &ppo.rows {
+        assert!(row.prompt.ends_with('=') && row.values.as_ref().unwrap().len() == row.tokens.len());
+        // A whole completion ends where the episode did: at EOS (scored) or at the length limit.
+        assert!(
+            row.tokens.last().unwrap() == "<eos>"
+                || row.truncated
+                || row.tokens.last().unwrap().starts_with('<')
+        );
+    }
+}
+
+fn text_of(token: f64) -> String {
+    playground::env::text::token_text(token as usize)
+}
+
+#[test]
+fn evaluating_on_the_page_does_not_change_the_run() {
+    use playground::experiment::Experiment;
+    let device = Device::flex();
+    let run = |evaluate: bool| {
+        let mut c = config(EnvId::LmReverse);
+        c.run.total_steps = 400;
+        let mut e = Experiment::new(c, &device.clone().autodiff(), &device);
+        if evaluate {
+            e = e.with_evaluations();
+        }
+        let start = pollster::block_on(e.evaluate_start()).unwrap();
+        pollster::block_on(e.step());
+        pollster::block_on(e.step());
+        (start, e.ppo_track.history, e.grpo_track.history)
+    };
+    let (start, ppo, grpo) = run(true);
+    let (none, ppo_plain, grpo_plain) = run(false);
+    assert!(start.is_some_and(|a| (0.0..=1.0).contains(&a)) && none.is_none());
+    for (with, without) in [(&ppo, &ppo_plain), (&grpo, &grpo_plain)] {
+        assert!(with.iter().all(|m| m.eval_mean_return.is_some()), "400 steps: every update is evaluated");
+        let strip = |h: &Vec<playground::metrics::UpdateMetrics>| {
+            h.iter()
+                .map(|m| UpdateMetrics { eval_mean_return: None, ..m.without_timings() })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(with), strip(without), "an evaluation draws nothing from the run's RNG");
+    }
 }

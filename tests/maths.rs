@@ -203,7 +203,8 @@ fn near(got: &[f32], want: &[f64], tol: f64, what: &str) {
 
 #[test]
 fn the_clipped_objective_and_two_sided_clipping_by_hand() {
-    let c = GrpoConfig { loss_type: LossType::Grpo, epsilon: 0.2, epsilon_high: 0.2, ..GrpoConfig::default() };
+    let c =
+        GrpoConfig { loss_type: LossType::Grpo, epsilon: 0.2, epsilon_high: 0.2, ..GrpoConfig::default() };
     let (loss, weights, _) = objective(&c);
     near(&weights[..3], &[1.2214028, 0.9048374, 1.0], 1e-6, "r");
     // (0,0): max(−1.2214, −clip 1.2) = −1.2; (0,1): A < 0, r inside: 2·0.9048; (1,0): −1.
@@ -285,7 +286,8 @@ fn trl_clip_ratios_by_hand() {
     // old log-probs chosen relative to them, so build the batch from the policy's own values.
     let obs = host::matrix(vec![0.0; 4 * 4], 4, 4, &device);
     let actions = host::matrix(vec![0.0; 4], 4, 1, &device);
-    let (lp, _) = playground::policy::StochasticPolicy::evaluate_actions(&policy, obs.clone(), actions.clone());
+    let (lp, _) =
+        playground::policy::StochasticPolicy::evaluate_actions(&policy, obs.clone(), actions.clone());
     let lp = read(lp.inner());
     // Old log-probs so that r = [[e^0.2, e^−0.1], [1, ·]] (the padded cell (1,1) is ignored).
     let old = vec![lp[0] - 0.2, lp[1] + 0.1, lp[2], lp[3]];
@@ -306,9 +308,14 @@ fn trl_clip_ratios_by_hand() {
     assert!((low - 0.0).abs() < 1e-6 && (high - 1.0 / 3.0).abs() < 1e-6 && (region - 1.0 / 3.0).abs() < 1e-6);
     // ε = 0.05: (0,1) is now below 0.95 with A < 0: low-clipped too.
     let [low, high, region] = run(GrpoConfig { epsilon: 0.05, epsilon_high: 0.1, ..GrpoConfig::default() });
-    assert!((low - 1.0 / 3.0).abs() < 1e-6 && (high - 1.0 / 3.0).abs() < 1e-6 && (region - 2.0 / 3.0).abs() < 1e-6);
+    assert!(
+        (low - 1.0 / 3.0).abs() < 1e-6
+            && (high - 1.0 / 3.0).abs() < 1e-6
+            && (region - 2.0 / 3.0).abs() < 1e-6
+    );
     // CISPO caps at ε_high itself: only (0,0) (r = 1.22 > 1.1, A > 0) counts, and nothing is low.
-    let cispo = GrpoConfig { loss_type: LossType::Cispo, epsilon: 0.05, epsilon_high: 1.1, ..GrpoConfig::default() };
+    let cispo =
+        GrpoConfig { loss_type: LossType::Cispo, epsilon: 0.05, epsilon_high: 1.1, ..GrpoConfig::default() };
     let [low, high, _] = run(cispo);
     assert!(low == 0.0 && (high - 1.0 / 3.0).abs() < 1e-6);
 }

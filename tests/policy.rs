@@ -109,7 +109,10 @@ fn padded_cells_contribute_no_gradient() {
             if obs_junk.abs() > 1e3 {
                 // The policy's own log-prob on padded cells is extreme: exp(ref − logp) there
                 // overflows f32, which a product with the mask would turn into NaN.
-                let (lp, _) = policy.evaluate_actions(mb.observations.clone().reshape([steps * g, d]), mb.actions.clone().reshape([steps * g, width]));
+                let (lp, _) = policy.evaluate_actions(
+                    mb.observations.clone().reshape([steps * g, d]),
+                    mb.actions.clone().reshape([steps * g, width]),
+                );
                 let lp = pollster::block_on(host::read(lp.inner())).unwrap();
                 let extreme = (0..steps * g).filter(|&i| mask[i] == 0.0).map(|i| lp[i]).fold(0f32, f32::min);
                 assert!(extreme < -100.0, "{space:?}: padded log-probs are not extreme ({extreme})");

@@ -7,8 +7,8 @@ use playground::env::EnvId;
 use playground::grpo::Grpo;
 use playground::host;
 use playground::policy::{Policy, Sampling, StochasticPolicy};
-use playground::ppo::Ppo;
 use playground::ppo::ActorCritic;
+use playground::ppo::Ppo;
 use playground::rollout::{VecEnv, collect_group, collect_rollout};
 use playground::train::Algorithm;
 use playground::value::Critic;
@@ -30,9 +30,18 @@ fn truncation_values_come_from_the_final_observation_before_the_reset() {
     let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
     let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
     let mut envs = VecEnv::new(env, n, seed);
-    let r = block(collect_rollout(&ActorCritic { actor: policy.clone(), critic: critic.clone() }, &mut envs, steps, &mut rng, &device)).unwrap();
+    let r = block(collect_rollout(
+        &ActorCritic { actor: policy.clone(), critic: critic.clone() },
+        &mut envs,
+        steps,
+        &mut rng,
+        &device,
+    ))
+    .unwrap();
     let d = env.observation_dim();
-    let value = |obs: &[f32]| block(host::read(critic.forward(host::matrix(obs.to_vec(), 1, d, &device)))).unwrap()[0];
+    let value = |obs: &[f32]| {
+        block(host::read(critic.forward(host::matrix(obs.to_vec(), 1, d, &device)))).unwrap()[0]
+    };
 
     for i in 0..n {
         let at = 199 * n + i;
@@ -53,7 +62,8 @@ fn truncation_values_come_from_the_final_observation_before_the_reset() {
         assert_eq!(r.truncation_values[at], value(&final_obs), "env {i}: V(final observation)");
         assert_ne!(r.truncation_values[at], value(after_reset));
         // Nowhere else is there a truncation value.
-        let others = r.truncation_values.iter().enumerate().filter(|&(j, &v)| j != at && j % n == i && v != 0.0);
+        let others =
+            r.truncation_values.iter().enumerate().filter(|&(j, &v)| j != at && j % n == i && v != 0.0);
         assert_eq!(others.count(), 0);
     }
 }
@@ -102,7 +112,8 @@ fn the_reference_refresh_mixes_in_the_policy_by_alpha() {
     block(grpo.update()).unwrap();
     let (policy, reference) = (read(grpo.policy()), read(grpo.reference()));
     assert_ne!(policy, initial, "the policy moved");
-    for ((p, r), r0) in policy.iter().flatten().zip(reference.iter().flatten()).zip(initial.iter().flatten()) {
+    for ((p, r), r0) in policy.iter().flatten().zip(reference.iter().flatten()).zip(initial.iter().flatten())
+    {
         let mixed = (0.25 * *p as f64 + 0.75 * *r0 as f64) as f32;
         assert_eq!(*r, mixed, "ref ← 0.25·π + 0.75·ref");
     }
@@ -169,7 +180,14 @@ fn continuous_actions_reach_the_env_clipped_and_stay_unclipped_in_the_buffer() {
     let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
     let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
     let mut envs = VecEnv::new(env, 2, 3);
-    let r = block(collect_rollout(&ActorCritic { actor: policy.clone(), critic: critic.clone() }, &mut envs, 100, &mut rng, &device)).unwrap();
+    let r = block(collect_rollout(
+        &ActorCritic { actor: policy.clone(), critic: critic.clone() },
+        &mut envs,
+        100,
+        &mut rng,
+        &device,
+    ))
+    .unwrap();
     let outside = r.actions.iter().filter(|a| a.abs() > 1.0).count();
     assert!(outside > 10, "a fresh Gaussian policy (σ = 1) samples outside [−1, 1]: {outside}");
     for (i, (&a, &reward)) in r.actions.iter().zip(&r.rewards).enumerate() {
@@ -201,7 +219,14 @@ fn normalised_observations_are_standardised_and_frozen_for_evaluation() {
     let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
     let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
     let mut envs = VecEnv::new(env, 8, 1).with_observation_normalization();
-    let r = block(collect_rollout(&ActorCritic { actor: policy.clone(), critic: critic.clone() }, &mut envs, 200, &mut rng, &device)).unwrap();
+    let r = block(collect_rollout(
+        &ActorCritic { actor: policy.clone(), critic: critic.clone() },
+        &mut envs,
+        200,
+        &mut rng,
+        &device,
+    ))
+    .unwrap();
     for j in 0..2 {
         let xs: Vec<f64> = r.observations.iter().skip(j).step_by(2).map(|&x| x as f64).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;

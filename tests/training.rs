@@ -114,7 +114,11 @@ fn grpo_warm_starts_from_the_same_runs_ppo_policy() {
     assert!(m.env_steps <= 4 * 60, "PPO's steps are not GRPO's: {}", m.env_steps);
     // The reference is PPO's policy itself (the refresh comes every 10 optimiser steps).
     assert_eq!(read(grpo.reference()), expected);
-    assert_ne!(m.without_timings().mean_return, scratch.without_timings().mean_return, "a trained policy plays otherwise");
+    assert_ne!(
+        m.without_timings().mean_return,
+        scratch.without_timings().mean_return,
+        "a trained policy plays otherwise"
+    );
 }
 
 /// TRL's `mask_truncated_completions`: trajectories cut at the length limit leave the loss. On

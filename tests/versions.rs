@@ -50,7 +50,10 @@ const LATER: &[Version] = &[Version {
 
 #[test]
 fn a_version_1_link_opens_to_version_1_settings_after_the_defaults_change() {
-    assert_ne!(versions::defaults_in(LATER, EnvId::Acrobot, 2), versions::defaults_in(LATER, EnvId::Acrobot, 1));
+    assert_ne!(
+        versions::defaults_in(LATER, EnvId::Acrobot, 2),
+        versions::defaults_in(LATER, EnvId::Acrobot, 1)
+    );
     for env in EnvId::ALL {
         let v1 = versions::defaults_in(&[], env, 1);
         let v2 = versions::defaults_in(LATER, env, 2);

@@ -24,7 +24,7 @@ mod cli {
     use playground::metrics::UpdateMetrics;
     use playground::ppo::Ppo;
     use playground::replay::replay_file;
-    use playground::train::{Algorithm, TrainError};
+    use playground::train::{Algorithm, Evaluation, TrainError};
     use web_time::Instant;
 
     #[derive(Parser)]
@@ -153,12 +153,14 @@ mod cli {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Train { experiment, algo, out, eval_episodes, eval_every, learner } => config(&experiment)
-                .and_then(|c| learner_device(learner).map(|d| (c, d)))
-                .and_then(|(c, d)| {
-                    let evals = Evals { episodes: episodes(&c, eval_episodes), every: eval_every };
-                    train(&c, algo, out, evals, &d)
-                }),
+            Command::Train { experiment, algo, out, eval_episodes, eval_every, learner } => {
+                config(&experiment).and_then(|c| learner_device(learner).map(|d| (c, d))).and_then(
+                    |(c, d)| {
+                        let evals = Evals { episodes: episodes(&c, eval_episodes), every: eval_every };
+                        train(&c, algo, out, evals, &d)
+                    },
+                )
+            }
             Command::Compare { experiment, eval_episodes } => {
                 config(&experiment).and_then(|c| compare(&c, episodes(&c, eval_episodes)))
             }
@@ -230,14 +232,29 @@ mod cli {
         if problems.is_empty() { Ok(c) } else { Err(problems.join("\n       ")) }
     }
 
-    fn pretrain(task: &str, seed: u64, target: f64, learning_rate: f64, max_steps: usize, out: &PathBuf) -> Result<(), String> {
+    fn pretrain(
+        task: &str,
+        seed: u64,
+        target: f64,
+        learning_rate: f64,
+        max_steps: usize,
+        out: &PathBuf,
+    ) -> Result<(), String> {
         use playground::pretrain::{PretrainConfig, pretrain};
-        let env: EnvId = format!("lm-{task}").parse().map_err(|_| format!("unknown task '{task}' (known: reverse, add, sort)"))?;
+        let env: EnvId = format!("lm-{task}")
+            .parse()
+            .map_err(|_| format!("unknown task '{task}' (known: reverse, add, sort)"))?;
         let task = env.task().expect("an lm- environment is a text task");
         if !(0.0..=1.0).contains(&target) {
             return Err(format!("--target {target} is not an accuracy in [0, 1]"));
         }
-        let config = PretrainConfig { seed, target_accuracy: target, learning_rate, max_steps, ..PretrainConfig::default() };
+        let config = PretrainConfig {
+            seed,
+            target_accuracy: target,
+            learning_rate,
+            max_steps,
+            ..PretrainConfig::default()
+        };
         let t0 = Instant::now();
         let (model, last) = pollster::block_on(pretrain(task, &config, &Device::flex().autodiff(), |c| {
             eprintln!(
@@ -264,15 +281,16 @@ mod cli {
             Learner::Cpu => Ok(Device::flex().autodiff()),
             #[cfg(feature = "native-wgpu")]
             Learner::Wgpu => {
-                let (device, setup) = Device::wgpu_options()
-                    .init_with_setup()
-                    .map_err(|e| format!("no wgpu device: {e}"))?;
+                let (device, setup) =
+                    Device::wgpu_options().init_with_setup().map_err(|e| format!("no wgpu device: {e}"))?;
                 let info = setup.adapter.get_info();
                 eprintln!("wgpu: {} ({:?}, {:?})", info.name, info.backend, info.device_type);
                 Ok(device.autodiff())
             }
             #[cfg(not(feature = "native-wgpu"))]
-            Learner::Wgpu => Err("this pvg was built without wgpu: cargo build --release --features native-wgpu".into()),
+            Learner::Wgpu => {
+                Err("this pvg was built without wgpu: cargo build --release --features native-wgpu".into())
+            }
         }
     }
 
@@ -300,22 +318,15 @@ mod cli {
         evals: Evals,
         mut on_update: impl FnMut(&UpdateMetrics, Option<f64>),
     ) -> Result<Summary, String> {
-        let evaluate_now = |alg: &A, episodes: usize| {
-            let policy = alg.policy().valid();
-            let norm = alg.observation_normalizer();
-            pollster::block_on(evaluate(&policy, c.run.env, episodes, eval_seed(c), norm, &Device::flex()))
-                .map_err(|e| e.to_string())
-        };
-        let mut track = Track::default();
+        let periodic = Evaluation::of(&c.run, evals.episodes, evals.every);
+        let mut track = Track { evaluation: Some(periodic), ..Track::default() };
         while track.active() {
             if let Some(m) = pollster::block_on(track.advance(&mut alg, c.run.total_steps)) {
-                let due = evals.every > 0 && m.update.is_multiple_of(evals.every) && evals.episodes > 0;
-                let periodic = if due { Some(mean_std(&evaluate_now(&alg, evals.episodes)?).0) } else { None };
-                on_update(&m, periodic);
+                on_update(&m, m.eval_mean_return);
             }
         }
         let eval_returns = if track.error.is_none() && evals.episodes > 0 {
-            evaluate_now(&alg, evals.episodes)?
+            pollster::block_on(periodic.run(&alg)).map_err(|e| e.to_string())?
         } else {
             Vec::new()
         };
@@ -328,17 +339,15 @@ mod cli {
         asked.unwrap_or(if c.run.env.task().is_some() { 256 } else { 20 })
     }
 
-    /// The seed of the final evaluation's episodes (its held-out prompts for a text task).
-    fn eval_seed(c: &ExperimentConfig) -> u64 {
-        c.run.seed + 1_000_000
-    }
-
     fn with_algo<T>(
         algo: Algo,
         c: &ExperimentConfig,
         learner: &Device,
         f: impl FnOnce(
-            Box<dyn FnOnce(&mut dyn FnMut(&UpdateMetrics, Option<f64>), Evals) -> Result<Summary, String> + '_>,
+            Box<
+                dyn FnOnce(&mut dyn FnMut(&UpdateMetrics, Option<f64>), Evals) -> Result<Summary, String>
+                    + '_,
+            >,
         ) -> T,
     ) -> T {
         let acting = Device::flex();
@@ -424,7 +433,8 @@ mod cli {
             return Err(format!("writing metrics: {e}"));
         }
         if let Some(e) = &summary.error {
-            writeln!(sink, "{}", stamped(serde_json::json!({ "error": e.to_string() }))).map_err(|e| e.to_string())?;
+            writeln!(sink, "{}", stamped(serde_json::json!({ "error": e.to_string() })))
+                .map_err(|e| e.to_string())?;
             return Err(e.to_string());
         }
         let (m, s) = mean_std(&summary.eval_returns);
@@ -438,10 +448,18 @@ mod cli {
             // A text task's reward is exact match (1 or 0): the mean return is the accuracy on
             // held-out prompts. The shipped base answers the same prompts.
             let device = Device::flex();
-            let base = playground::policy::TinyGpt::load_base(playground::policy::base_weights(task), &device)?;
+            let base =
+                playground::policy::TinyGpt::load_base(playground::policy::base_weights(task), &device)?;
             let episodes = summary.eval_returns.len();
-            let base_returns = pollster::block_on(evaluate(&base, c.run.env, episodes, eval_seed(c), None, &device))
-                .map_err(|e| e.to_string())?;
+            let base_returns = pollster::block_on(evaluate(
+                &base,
+                c.run.env,
+                episodes,
+                Evaluation::of(&c.run, episodes, 0).seed,
+                None,
+                &device,
+            ))
+            .map_err(|e| e.to_string())?;
             last["eval_accuracy"] = m.into();
             last["base_accuracy"] = mean_std(&base_returns).0.into();
         }
@@ -467,7 +485,8 @@ mod cli {
         for algo in [Algo::Ppo, Algo::Grpo] {
             let mut report = progress(algo, c.run.total_steps);
             let evals = Evals { episodes: eval_episodes, every: 0 };
-            let summary = with_algo(algo, c, &Device::flex().autodiff(), |go| go(&mut |m, _| report(m), evals))?;
+            let summary =
+                with_algo(algo, c, &Device::flex().autodiff(), |go| go(&mut |m, _| report(m), evals))?;
             rows.push((algo, summary));
         }
         println!();

@@ -277,7 +277,9 @@ impl EnvId {
             }
             EnvId::MountainCar => Box::new(TimeLimit::new(mountain_car::MountainCar::new(), limit)),
             // A completion's length limit is the task's own truncation.
-            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => Box::new(TextTask::new(self.task().unwrap(), false)),
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => {
+                Box::new(TextTask::new(self.task().unwrap(), false))
+            }
         }
     }
 

@@ -134,6 +134,15 @@ impl Task {
     }
 }
 
+/// A context (an observation, or an env state) split into the prompt's text after BOS (up to
+/// and including `=`) and the number of completion tokens after it.
+pub fn split_context(context: impl IntoIterator<Item = usize>) -> (String, usize) {
+    let tokens: Vec<usize> = context.into_iter().take_while(|&t| t != PAD).collect();
+    let end = tokens.iter().position(|&t| t == token('=')).map_or(tokens.len(), |i| i + 1);
+    let prompt = tokens[..end].iter().filter(|&&t| t != BOS).map(|&t| token_text(t)).collect();
+    (prompt, tokens.len() - end)
+}
+
 /// A tenth of the problems, by an FNV-1a hash of their text, never seen in training.
 pub fn is_held_out(problem: &str) -> bool {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -290,6 +299,16 @@ impl Env for TextTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_splits_into_its_prompt_and_completion_length() {
+        let context = std::iter::once(BOS).chain("abc=cb".chars().map(token)).chain([EOS, PAD, PAD]);
+        assert_eq!(split_context(context), ("abc=".to_string(), 3), "cb and EOS");
+        assert_eq!(
+            split_context(std::iter::once(BOS).chain("12+3=".chars().map(token))),
+            ("12+3=".to_string(), 0)
+        );
+    }
 
     fn act(env: &mut TextTask, text: &str) -> Vec<Transition> {
         text.chars().map(|c| env.step(&[token(c) as f32])).collect()

@@ -156,8 +156,9 @@ impl Policy {
 }
 
 /// The shipped base model of a text task (burnpack bytes), made by `pvg pretrain` with the
-/// command in `www/models/README.md`. Native builds only for now: the page does not offer the
-/// text tasks yet, and the weights would add 1.2 MB to every visitor's download.
+/// command in `www/models/README.md`. Native builds compile them in; the page fetches the one
+/// it needs (`www/models/`, served beside the wasm) and hands it over with [`register_base`],
+/// so a visitor who never opens a text task does not download them.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn base_weights(task: Task) -> &'static [u8] {
     match task {
@@ -168,8 +169,24 @@ pub fn base_weights(task: Task) -> &'static [u8] {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub fn base_weights(_: Task) -> &'static [u8] {
-    &[]
+thread_local! {
+    /// The bases the page has fetched, kept for the life of the worker (about 400 kB each).
+    static BASES: std::cell::RefCell<Vec<(Task, &'static [u8])>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The base the page registered for `task`, or nothing (which [`TinyGpt::load_base`] rejects
+/// with a message).
+#[cfg(target_arch = "wasm32")]
+pub fn base_weights(task: Task) -> &'static [u8] {
+    BASES.with_borrow(|b| b.iter().find(|(t, _)| *t == task).map_or(&[][..], |(_, bytes)| bytes))
+}
+
+/// Hand the page's fetched base of `task` to the core (a second registration is ignored).
+#[cfg(target_arch = "wasm32")]
+pub fn register_base(task: Task, bytes: Vec<u8>) {
+    if base_weights(task).is_empty() {
+        BASES.with_borrow_mut(|b| b.push((task, Vec::leak(bytes))));
+    }
 }
 
 impl Policy {
@@ -183,7 +200,9 @@ impl Policy {
                     .unwrap_or_else(|e| panic!("{env}: the shipped base: {e}"))
                     .with_lora(run.lora_rank, run.lora_alpha, rng),
             ),
-            None => Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng),
+            None => {
+                Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng)
+            }
         }
     }
 }

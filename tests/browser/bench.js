@@ -32,6 +32,53 @@ async function open(hash) {
   return { context, page };
 }
 
+/** Completion tokens per second of each algorithm's updates on a text task (the language model),
+ *  medians over `measured` updates after `warmup`: whole update, rollout, and gradient phase. */
+async function tokens(hash, warmup, measured) {
+  const { context, page } = await open(hash);
+  const status = await page.evaluate(() => window.playground.status());
+  await page.evaluate((n) => window.playground.step(n), warmup + measured);
+  const history = await page.evaluate(() => window.playground.metrics());
+  await context.close();
+  const rates = (rows) => {
+    const measuredRows = rows.slice(warmup).map((m, i) => [m, m.env_steps - rows[warmup + i - 1].env_steps]);
+    const rate = (f) => median(measuredRows.map(([m, n]) => n / f(m)));
+    return {
+      update: rate((m) => m.rollout_s + m.advantage_s + m.update_s),
+      rollout: rate((m) => m.rollout_s),
+      gradient: rate((m) => m.update_s),
+    };
+  };
+  return { adapter: status.adapter, ppo: rates(history.ppo), grpo: rates(history.grpo) };
+}
+
+async function lmBench() {
+  const hash = 'env=lm-reverse&seed=1';
+  const cpu = await tokens(`${hash}&backend=cpu`, 1, 4);
+  const gpu = await tokens(`${hash}&backend=webgpu`, 1, 2);
+  const native = JSON.parse(
+    execFileSync(pvg, ['bench', '--env', 'lm-reverse', '--seed', '1', '--runs', '3', '--warmup', '1', '--updates', '4', '--json']).toString(),
+  );
+  console.log('
+lm-reverse defaults (the LoRA language model), completion tokens per second, medians, measured in this one run:');
+  console.log(`| algorithm | phase | native CLI (flex, 2 threads) | Chromium CPU (wasm flex, SIMD128) | Chromium WebGPU (${gpu.adapter}) | wasm / native | WebGPU / wasm |`);
+  console.log('|---|---|---:|---:|---:|---:|---:|');
+  for (const a of ['ppo', 'grpo']) {
+    const n = native.find((r) => r.algorithm === a);
+    const nat = { update: n.env_steps_per_s, rollout: n.rollout_steps_per_s, gradient: n.gradient_steps_per_s };
+    for (const phase of ['update', 'rollout', 'gradient']) {
+      const [x, c, g] = [nat[phase], cpu[a][phase], gpu[a][phase]];
+      console.log(`| ${a.toUpperCase()} | ${phase} | ${fmt(x, 0)} | ${fmt(c, 0)} | ${fmt(g, 0)} | ${fmt(c / x, 2)}× | ${fmt(g / c, 2)}× |`);
+    }
+  }
+}
+if (process.env.BENCH_ONLY === 'lm') {
+  await lmBench();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
 // Time to first interactive: navigation start to a created experiment (Step enabled).
 const tti = [];
 for (let i = 0; i < 3; i++) {
@@ -133,6 +180,7 @@ if (noSimd) {
     `GRPO ${fmt(noSimd.grpo)} → ${fmt(cpu.grpo)} ms (${fmt(noSimd.grpo / cpu.grpo, 2)}× faster)`);
 }
 console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
+await lmBench();
 console.log(solved
   ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of its own training (${solved.env_steps} env steps, update ${solved.update})`
   : `\nPPO did not hold a return >= 475 for 10 updates within its budget`);

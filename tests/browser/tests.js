@@ -395,22 +395,94 @@ test('a version-1 link opens to version 1 settings; a newer version is refused w
   await newer.page.close();
 });
 
-test('a text-task link is refused with a message: the page offers the control tasks and keeps working', async (ctx) => {
-  const { page, errors } = await open(ctx, `#env=lm-reverse&lora_rank=4&backend=cpu&run=2`);
-  await page.waitForSelector('#problems:not([hidden])');
-  assert.match(await page.textContent('#problems'), /lm-reverse is a text task, which runs in the command line for now/);
-  assert.equal(await page.inputValue('select[name="env"]'), 'CartPole-v1');
-  // Nothing of the link is replayed on the experiment opened instead.
-  await page.evaluate(() => window.playground.ready);
-  assert.deepEqual((await status(page)).updates, { ppo: 0, grpo: 0 });
-  const options = await page.$$eval('select[name="env"] option', (os) => os.map((o) => o.value));
-  assert.ok(!options.some((o) => o.startsWith('lm-')), options.join(', '));
-  assert.equal(await page.locator('#config-form [name="lora_rank"]').count(), 0);
-  await page.evaluate((f) => window.playground.reset(f), `${TINY.cartpole}&backend=cpu`);
-  await step(page, 1);
-  assert.equal((await metrics(page)).ppo.length, 1);
-  assert.deepEqual(errors, []);
+/** A text task's run small enough for SwiftShader: 2 prompts × 8 completions, 4 × 16 PPO tokens. */
+const LM =
+  'env=lm-reverse&seed=5&total_steps=3000&grpo.num_generations=8&grpo.groups_per_update=2' +
+  '&grpo.num_minibatches=1&ppo.num_envs=4&ppo.num_steps=16&ppo.num_minibatches=1&ppo.update_epochs=1';
+
+test('a text task on the page: the LM trains, its completions are padded and masked, accuracy is tracked, a link replays it', async (ctx) => {
+  const { page, errors } = await open(ctx, `#${LM}&backend=cpu`);
+  assert.equal(await page.inputValue('select[name="env"]'), 'lm-reverse');
+  // The form shows the LM's keys and hides the MLP's.
+  assert.ok(await page.isVisible('#config-form [name="lora_rank"]'));
+  assert.ok(!(await page.isVisible('#config-form [name="width"]')));
+  const created = await page.evaluate(() => window.playground.status());
+  assert.equal(created.backend, 'cpu');
+  await step(page, 2);
+  const history = await metrics(page);
+  checkHistory(history, 2, 'lm-reverse');
+  const base = await page.evaluate(() => window.playground.startEval());
+  assert.ok(base > 0.3 && base < 1, `the base's held-out accuracy: ${base}`);
+  for (const algo of ['ppo', 'grpo']) {
+    // Evaluated about 20 times over the budget: at update 2 of both here.
+    const evals = history[algo].map((m) => m.eval_mean_return).filter((v) => v !== undefined);
+    assert.ok(evals.length > 0 && evals.every((v) => v >= 0 && v <= 1), `${algo}: ${evals}`);
+  }
+  assert.ok(await page.isVisible('#chart-accuracy'));
+  assert.ok(!(await page.isVisible('#env-canvas')));
+
+  const snap = await page.evaluate(() => window.playground.snapshot());
+  const group = snap.grpo_completions;
+  assert.equal(group.rows.length, 8, 'one row per completion of the last prompt');
+  const mask = snap.grpo.find((h) => h.name === 'mask');
+  const g = mask.cols;
+  assert.equal(group.steps, mask.rows);
+  group.rows.forEach((row, i) => {
+    assert.ok(row.prompt.endsWith('=') && row.prompt === group.rows[0].prompt, `one prompt: ${row.prompt}`);
+    const j = g - 8 + i; // the last group is the batch's last G columns
+    const valid = Array.from({ length: mask.rows }, (_, t) => mask.values[t * g + j]).filter((v) => v > 0).length;
+    assert.equal(row.tokens.length, valid, `row ${i}: its tokens are the mask's valid cells`);
+    assert.ok(row.ratios.length === valid && row.kl.length === valid && row.kl.every((k) => k >= 0));
+    // Outcome rewards: every token of a completion carries its group-normalised advantage,
+    // whose sign is the reward's against the group mean.
+    assert.ok(row.advantages.every((a) => a === row.advantages[0]));
+  });
+  const rewards = group.rows.map((r) => r.reward);
+  const mean = rewards.reduce((a, b) => a + b) / rewards.length;
+  group.rows.forEach((r) => assert.equal(Math.sign(Math.round(r.advantages[0] * 1e4)), Math.sign(Math.round((r.reward - mean) * 1e4))));
+  const ppo = snap.ppo_completions;
+  assert.ok(ppo.rows.length > 0 && ppo.rows.every((r) => r.values.length === r.tokens.length && r.prompt.endsWith('=')));
+  // Figures are drawn once scrolled into view (the figures above it may grow meanwhile).
+  await page.waitForFunction(() => {
+    document.getElementById('fig-completions').scrollIntoView();
+    return document.querySelectorAll('#fig-completions canvas.completions-canvas').length === 2;
+  });
+  assert.ok(snap.grpo.some((h) => h.name === 'kl'), 'a KL heatmap beside the ratios');
+  // Hovering a token says its advantage, ratio and KL.
+  const canvas = page.locator('#completions-grpo canvas.completions-canvas');
+  const scale = (await canvas.boundingBox()).width / (await canvas.evaluate((c) => c.width));
+  const promptCells = Math.max(...group.rows.map((r) => [...r.prompt].length));
+  await canvas.hover({ position: { x: (promptCells * 16 + 6 + 8) * scale, y: 10 * scale } });
+  assert.match(await page.textContent('#completions-tip'), /^t=0 · '.+' · advantage -?[\d.]+ · ratio [\d.]+ · KL /);
+
+  const url = await page.evaluate(() => window.playground.shareUrl());
   await page.close();
+  const replay = await ctx.browser.newPage();
+  await replay.goto(url);
+  await replay.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(history));
+  await replay.close();
+  assert.deepEqual(errors, []);
+});
+
+test('a text task on WebGPU: the LM learns on the GPU, acts on a CPU copy, and collects what the CPU run collects', async (ctx) => {
+  const first = {};
+  for (const backend of ['webgpu', 'cpu']) {
+    const { page, errors } = await open(ctx, `#${LM}&backend=${backend}`);
+    assert.equal((await status(page)).backend, backend);
+    await step(page, 1);
+    first[backend] = await metrics(page);
+    checkHistory(first[backend], 1, backend);
+    assert.ok((await page.evaluate(() => window.playground.snapshot())).grpo_completions.rows.length === 8);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  for (const algo of ['ppo', 'grpo']) {
+    const [gpu, cpu] = [first.webgpu[algo][0], first.cpu[algo][0]];
+    for (const key of ['env_steps', 'episodes', 'mean_return', 'reward_mean', 'mean_valid_length']) assert.deepEqual(gpu[key], cpu[key], `${algo}.${key}`);
+    const tol = 1e-4 + 1e-2 * Math.abs(cpu.policy_loss);
+    assert.ok(Math.abs(gpu.policy_loss - cpu.policy_loss) <= tol, `${algo}: WebGPU ${gpu.policy_loss}, CPU ${cpu.policy_loss}`);
+  }
 });
 
 test('the footer, status(), CSV and JSON exports carry the version and commit', async (ctx) => {

@@ -80,10 +80,29 @@ function joined(history, xKey, yKey) {
   return data.length === 3 ? data : [[], [], []];
 }
 
+/** Held-out accuracy of a text task (greedy, exact match) against environment steps: both
+ *  algorithms from the base's, and the base as a flat line. */
+function accuracyChart(el) {
+  const plot = chart(el, 'held-out accuracy (greedy, exact match)', 'env steps', 240, true, [0, 1]);
+  plot.addSeries({ label: 'base', stroke: '#80868b', dash: [4, 4], width: 1.2, points: { show: false } });
+  return plot;
+}
+
+/** The accuracy chart's data: each algorithm's evaluations, from the base's at step 0. */
+export function accuracy(history, startEval) {
+  const start = { env_steps: 0, eval_mean_return: startEval };
+  const [xs, ppo, grpo] = uPlot.join([
+    series([start, ...history.ppo], 'env_steps', 'eval_mean_return'),
+    series([start, ...history.grpo], 'env_steps', 'eval_mean_return'),
+  ]);
+  return [xs, ppo, grpo, xs.map(() => startEval)];
+}
+
 export class Charts {
   constructor(root = document) {
     this.steps = chart(root.getElementById('chart-steps'), 'return vs environment steps', 'env steps', 240);
     this.wall = chart(root.getElementById('chart-wall'), 'return vs wall time', 'seconds', 240);
+    this.accuracy = accuracyChart(root.getElementById('chart-accuracy'));
     const grid = root.getElementById('loss-charts');
     this.losses = LOSS_METRICS.map(([key, title, yRange]) => {
       const cell = document.createElement('div');
@@ -93,9 +112,10 @@ export class Charts {
     });
   }
 
-  updateCurves(history) {
+  updateCurves(history, startEval = null) {
     this.steps.setData(joined(history, 'env_steps', 'mean_return'));
     this.wall.setData(joined(history, 'wall_s', 'mean_return'));
+    if (startEval !== null) this.accuracy.setData(accuracy(history, startEval));
   }
 
   /** Redraw the loss charts of chunk `index` of `chunks` (spread over animation frames). */

@@ -9,12 +9,21 @@ export class Controls {
     this.desc = description;
     this.onEdit = onEdit;
     this.inputs = new Map();
+    this.labels = new Map();
     for (const spec of description.keys) this.addField(spec);
   }
 
+  env(envId) {
+    return this.desc.envs.find((e) => e.id === envId) ?? this.desc.envs[0];
+  }
+
   defaults(envId) {
-    const env = this.desc.envs.find((e) => e.id === envId) ?? this.desc.envs[0];
-    return new Map(env.defaults);
+    return new Map(this.env(envId).defaults);
+  }
+
+  /** A text task: the language-model policy, its completions and accuracy. */
+  isText(envId) {
+    return this.env(envId).text;
   }
 
   addField(spec) {
@@ -52,6 +61,7 @@ export class Controls {
     label.append(text, input, hint);
     parent.append(label);
     this.inputs.set(spec.key, input);
+    this.labels.set(spec.key, label);
     input.addEventListener('change', () => {
       if (spec.key === 'env') this.load(input.value, new Map([['seed', this.value('seed')]]));
       this.onEdit?.();
@@ -74,6 +84,10 @@ export class Controls {
       if (input.type === 'checkbox') input.checked = v === 'true';
       else input.value = v;
     }
+    // Keys that do not change a run on this env (an MLP's width for a text task, LoRA's rank for
+    // a control task) are hidden; they keep their defaults.
+    const ignored = new Set(this.env(envId).ignored);
+    for (const [k, label] of this.labels) label.hidden = ignored.has(k);
     this.markProblems([]);
   }
 

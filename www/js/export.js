@@ -2,8 +2,8 @@
 // figure, the metrics as CSV or JSON, and a figure as PNG.
 
 const $ = (id) => document.getElementById(id);
-const FIGURES = ['curves', 'losses', 'tensors', 'env'];
-const SIZES = { curves: [720, 380], losses: [720, 760], tensors: [720, 720], env: [640, 520] };
+/** An embedded figure's iframe size, by figure (the figures are the core's `share::FIGURES`). */
+const SIZES = { curves: [720, 380], losses: [720, 760], tensors: [720, 720], completions: [720, 640], env: [640, 520] };
 
 function download(name, type, content) {
   const url = URL.createObjectURL(content instanceof Blob ? content : new Blob([content], { type }));
@@ -70,7 +70,7 @@ export function embedSnippet(shareUrl, figure) {
   return `<iframe src="${url.href.replaceAll('"', '%22')}" width="${w}" height="${h}" style="border:0;max-width:100%" loading="lazy" title="PPO vs GRPO: ${figure}"></iframe>`;
 }
 
-export function wire({ shareUrl, history, fragment, build }) {
+export function wire({ shareUrl, history, fragment, build, figures }) {
   const out = $('share-out');
   const show = (...nodes) => {
     out.replaceChildren(...nodes);
@@ -94,7 +94,7 @@ export function wire({ shareUrl, history, fragment, build }) {
 
   $('btn-embed').addEventListener('click', () => {
     const select = document.createElement('select');
-    for (const f of FIGURES) {
+    for (const f of figures) {
       const o = document.createElement('option');
       o.value = o.textContent = f;
       select.append(o);

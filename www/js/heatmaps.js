@@ -48,7 +48,7 @@ export function colourScale(name, values, mask) {
 }
 
 /** A small horizontal bar of the scale, low to high. */
-function drawColourBar(canvas, scale) {
+export function drawColourBar(canvas, scale) {
   const { width: W, height: H } = canvas;
   const ctx = canvas.getContext('2d');
   for (let x = 0; x < W; x++) {

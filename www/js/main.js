@@ -2,6 +2,7 @@
 // and exposes `window.playground` (status, metrics, step, run, pause, reset) for tests.
 import { Bridge, compileCore } from './bridge.js';
 import { Charts } from './charts.js';
+import { CompletionsView } from './completions.js';
 import { Controls } from './controls.js';
 import { EnvView } from './envdraw.js';
 import { Heatmaps } from './heatmaps.js';
@@ -39,6 +40,7 @@ let bridge; // the PPO worker's, for requests about the page rather than a run
 let controls;
 let charts;
 let heatmaps;
+let completions; // {ppo, grpo}: CompletionsView
 let envView;
 
 // ---------------------------------------------------------------- messages
@@ -98,8 +100,14 @@ function statusText() {
 // Rendering is split into parts drawn one per animation frame, and a figure scrolled out of
 // view waits until it is back: no main-thread task comes near 50 ms while both algorithms train.
 
-const PARTS = ['status', 'curves', 'losses:0', 'losses:1', 'losses:2', 'tensors', 'env'];
-const FIGURE_OF = { curves: 'fig-curves', losses: 'fig-losses', tensors: 'fig-tensors', env: 'fig-env' };
+const PARTS = ['status', 'curves', 'losses:0', 'losses:1', 'losses:2', 'tensors', 'completions', 'env'];
+const FIGURE_OF = {
+  curves: 'fig-curves',
+  losses: 'fig-losses',
+  tensors: 'fig-tensors',
+  completions: 'fig-completions',
+  env: 'fig-env',
+};
 const dirty = new Set();
 const visible = new Set();
 let frame = 0;
@@ -121,11 +129,14 @@ function drawNext() {
     $('btn-run').disabled = state.done && !state.running;
     $('btn-step').disabled = state.running || state.done;
     renderTiming();
-  } else if (name === 'curves') charts.updateCurves(state.history);
+  } else if (name === 'curves') charts.updateCurves(state.history, state.created?.start_eval ?? null);
   else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), 3);
   else if (name === 'tensors') {
     heatmaps.render($('heatmaps-ppo'), state.snapshot?.ppo);
     heatmaps.render($('heatmaps-grpo'), state.snapshot?.grpo);
+  } else if (name === 'completions') {
+    completions.ppo.render(state.snapshot?.ppo_completions);
+    completions.grpo.render(state.snapshot?.grpo_completions);
   } else if (name === 'env') envView.setTrajectories(state.snapshot?.trajectories ?? [], state.snapshot?.group_size ?? 0);
   frame = requestAnimationFrame(drawNext);
 }
@@ -137,9 +148,12 @@ function render() {
 /** `algo`'s worker's snapshot: its own part of the figures. */
 function renderSnapshot(algo, snapshot) {
   const s = (state.snapshot ??= { ppo: [], grpo: [], trajectories: [], group_size: 0 });
-  if (algo === 'ppo') s.ppo = snapshot.ppo;
-  else Object.assign(s, { grpo: snapshot.grpo, trajectories: snapshot.trajectories, group_size: snapshot.group_size });
-  invalidate('tensors', 'env');
+  if (algo === 'ppo') Object.assign(s, { ppo: snapshot.ppo, ppo_completions: snapshot.ppo_completions });
+  else {
+    const { grpo, trajectories, group_size, grpo_completions } = snapshot;
+    Object.assign(s, { grpo, trajectories, group_size, grpo_completions });
+  }
+  invalidate('tensors', 'completions', 'env');
 }
 
 function watchVisibility() {
@@ -251,7 +265,10 @@ async function reset(fragment, { fromUrl = false } = {}) {
     lastError: null,
     snapshot: null,
   });
-  envView.setEnv(new URLSearchParams(parsed.fragment).get('env'));
+  const env = controls.value('env');
+  envView.setEnv(env);
+  // A text task shows its completions and held-out accuracy instead of an env replay.
+  document.body.classList.toggle('text-task', controls.isText(env));
   invalidate();
   try {
     const created = await Promise.all(lanes().map(([w, lane]) => w.call('create', { url: parsed.fragment, algos: lane })));
@@ -369,6 +386,10 @@ async function boot() {
   });
   charts = new Charts();
   heatmaps = new Heatmaps($('heatmap-tip'));
+  completions = {
+    ppo: new CompletionsView($('completions-ppo'), $('completions-tip')),
+    grpo: new CompletionsView($('completions-grpo'), $('completions-tip')),
+  };
   envView = new EnvView($('env-canvas'), $('traj-select'), $('traj-slider'), $('btn-replay'), $('traj-info'));
   watchVisibility();
 
@@ -380,9 +401,11 @@ async function boot() {
     history: () => state.history,
     fragment: () => state.created?.fragment ?? '',
     build: () => state.build,
+    figures: description.figures,
   });
 
   const first = await bridge.call('parseUrl', { url: location.hash });
+  document.body.classList.toggle('text-task', controls.isText(new URLSearchParams(first.fragment).get('env')));
   if (first.figure) {
     state.embed = { figure: first.figure, started: false };
     enterEmbed(first.figure);
@@ -416,6 +439,8 @@ window.playground = {
   }),
   metrics: () => structuredClone(state.history),
   snapshot: () => structuredClone(state.snapshot),
+  /** A text task's held-out accuracy of the base, where both algorithms start (else null). */
+  startEval: () => state.created?.start_eval ?? null,
   // Calls made before the page has started wait for it, as a script author expects.
   step: async (n = 1) => (await started, step(n)),
   run: async () => (await started, run()),

@@ -51,6 +51,16 @@ async function jsAdapterInfo() {
   }
 }
 
+/** A text task's run starts from a shipped base model, fetched (once per worker, beside the
+ *  wasm) the first time a link needs it. */
+async function loadBase(url) {
+  const path = core.baseNeeded(url);
+  if (!path) return;
+  const response = await fetch(new URL(`../${path}`, import.meta.url));
+  if (!response.ok) throw new Error(`the base model ${path} could not be fetched (HTTP ${response.status})`);
+  core.registerBase(url, new Uint8Array(await response.arrayBuffer()));
+}
+
 async function stepOnce(session, withSnapshot) {
   const report = await core.step(session);
   const snapshot = withSnapshot ? core.snapshot(session) : null;
@@ -75,6 +85,7 @@ async function handle(id, method, args) {
         break;
       }
       case 'create': {
+        await loadBase(args.url);
         result = await core.createSession(args.url, args.algos ?? 'both');
         if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
         else if (result.note) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;

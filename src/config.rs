@@ -289,7 +289,8 @@ choice! {
 
 impl RunConfig {
     /// The keys that matter for text tasks only.
-    pub const TEXT_KEYS: [&'static str; 4] = ["lora_rank", "lora_alpha", "text_reward", "format_penalty"];
+    pub const TEXT_KEYS: [&'static str; 5] =
+        ["lora_rank", "lora_alpha", "temperature", "text_reward", "format_penalty"];
     /// The keys text tasks ignore: their model is the shipped base's architecture.
     pub const CONTROL_KEYS: [&'static str; 2] = ["width", "depth"];
 
@@ -330,6 +331,8 @@ params! {
         lora_rank: usize = 8, [1, 64];
         /// text tasks: LoRA's α (the adapters' output is scaled by α / rank)
         lora_alpha: f64 = 16.0, [1e-3, 1e4];
+        /// text tasks: sampling temperature of the language model (TRL's temperature): its logits are divided by it when sampling and when scoring, policy and reference alike; greedy evaluation is unaffected
+        temperature: f64 = 1.0, [0.05, 10.0];
         /// text tasks: reward in training, exact match (1/0) or partial credit (longest common subsequence over the longer of completion and answer); evaluation measures exact match
         text_reward: TextReward = TextReward::Exact;
         /// text tasks: subtracted from the reward of a completion without EOS or with a character no answer has

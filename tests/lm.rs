@@ -353,3 +353,26 @@ fn evaluating_on_the_page_does_not_change_the_run() {
         assert_eq!(strip(with), strip(without), "an evaluation draws nothing from the run's RNG");
     }
 }
+
+#[test]
+fn temperature_divides_the_logits_when_sampling_and_when_scoring() {
+    let device = Device::flex();
+    let base = TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap();
+    let read = |m: &TinyGpt| pollster::block_on(host::read(m.dist_params(contexts(&device)))).unwrap();
+    let (at_one, at_two) = (read(&base), read(&base.clone().with_temperature(2.0)));
+    // log softmax(l / 2) from log softmax(l) = l − lse(l): halve, then renormalise.
+    for (one, two) in at_one.chunks(VOCAB).zip(at_two.chunks(VOCAB)) {
+        let lse = one.iter().map(|&x| (x as f64 / 2.0).exp()).sum::<f64>().ln();
+        for (&x, &y) in one.iter().zip(two) {
+            assert!((x as f64 / 2.0 - lse - y as f64).abs() < 1e-5, "{x} at T=1, {y} at T=2");
+        }
+    }
+    // A run samples and scores at its temperature: with the policy unchanged (a learning rate of
+    // 1e-7), every ratio of the sampled tokens is 1 and the KL to the reference 0.
+    let mut c = config(EnvId::LmReverse);
+    c.run.temperature = 0.7;
+    c.grpo.learning_rate = 1e-7;
+    let mut grpo = Grpo::new(&c, &device.clone().autodiff(), &device);
+    let m = pollster::block_on(grpo.update()).unwrap();
+    assert!(m.approx_kl.abs() < 1e-6 && m.kl.unwrap() < 1e-6 && m.clip_fraction == 0.0, "{m:?}");
+}

@@ -105,6 +105,8 @@ pub struct TinyGpt {
     head: Linear,
     rope: RotaryEncoding,
     heads: usize,
+    /// Divides the logits of the next-token distribution (TRL's `temperature`).
+    temperature: f64,
 }
 
 /// GPT-2's initialisation: N(0, 0.02) weights, residual projections scaled by 1/√(2·layers),
@@ -146,6 +148,7 @@ impl TinyGpt {
             head: linear(d, VOCAB, 0.02, device, rng),
             rope: RotaryEncodingConfig::new(CONTEXT, d / heads).init(device),
             heads,
+            temperature: 1.0,
         }
     }
 
@@ -174,6 +177,13 @@ impl TinyGpt {
             ParamGroup::from_regex(r"^blocks\.[0-9]+\.(qkv|out|up|down)\.weight$").expect("a valid pattern");
         let model = self.apply_lora(Lora::new(rank, alpha).set_param_group(projections));
         model.map(&mut SeedAdapters { rng, std: 1.0 / rank as f64, in_lora: false, first: true })
+    }
+
+    /// Sample and score at `temperature`: the policy is `softmax(logits / temperature)`, as TRL
+    /// scores its completions (and its reference's) at the temperature they were sampled at.
+    pub fn with_temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
     }
 
     /// Hidden states `(batch, seq, d_model)` after the final norm.
@@ -335,7 +345,11 @@ impl StochasticPolicy for TinyGpt {
     }
 
     fn head(&self, features: Tensor<2>) -> Tensor<2> {
-        log_softmax(self.head.forward(features), 1)
+        let logits = self.head.forward(features);
+        match self.temperature {
+            1.0 => log_softmax(logits, 1),
+            t => log_softmax(logits.div_scalar(t), 1),
+        }
     }
 
     fn pick(&self, log_probs: &[f32], batch: usize, sampling: &mut Sampling) -> Actions {

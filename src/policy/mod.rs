@@ -198,7 +198,8 @@ impl Policy {
             Some(task) => Policy::Lm(
                 TinyGpt::load_base(base_weights(task), device)
                     .unwrap_or_else(|e| panic!("{env}: the shipped base: {e}"))
-                    .with_lora(run.lora_rank, run.lora_alpha, rng),
+                    .with_lora(run.lora_rank, run.lora_alpha, rng)
+                    .with_temperature(run.temperature),
             ),
             None => {
                 Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks, each printing ratios measured in one run: the native CLI (`pvg bench`), this
 # project against PyTorch when a python with torch is given (TORCH_PYTHON=...), then the page in
-# headless Chromium (CPU and WebGPU) against the native CLI. `--simd` also builds the page without
+# headless Chromium (tests/browser/bench.js: first interactive, per-update cost per algorithm per
+# backend against the native CLI, PPO's wall time to solve CartPole on the page, the longest
+# main-thread task meanwhile, the snapshot transport cost, the language model's tokens/s). `--simd` also builds the page without
 # SIMD128 and measures the difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -325,7 +325,7 @@ params! {
         width: usize = 64, [1, 512];
         /// hidden layers, policy and critic alike
         depth: usize = 2, [0, 6];
-        /// where the learner runs on the page (auto: WebGPU when available)
+        /// where the learner runs on the page (auto: the faster for this experiment, timed over a few updates on each; the shared link records the choice)
         backend: BackendChoice = BackendChoice::Auto;
         /// text tasks: rank of the LoRA adapters on the language model's attention and MLP projections
         lora_rank: usize = 8, [1, 64];

@@ -1,5 +1,6 @@
 //! PPO vs GRPO playground: the training core shared by the native CLI and the web page.
 
+pub mod backend;
 pub mod config;
 pub mod env;
 pub mod eval;

@@ -19,7 +19,7 @@ pub const MAX_URL_LEN: usize = 2048;
 pub const PAGE_KEYS: [(&str, &str); 3] = [
     ("v", "the link's version: its keys are read against that version's defaults (absent: 1)"),
     ("run", "updates to replay on opening (0: none, `all`: until the budget is spent)"),
-    ("figure", "the one figure an embed shows: curves, losses, tensors or env"),
+    ("figure", "the one figure an embed shows: curves, losses, tensors, completions (a text task) or env"),
 ];
 /// Figures a page or an embed can show alone.
 pub const FIGURES: [&str; 5] = ["curves", "losses", "tensors", "completions", "env"];

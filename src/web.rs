@@ -229,6 +229,141 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     to_js(&Created { id, backend, adapter, note, fragment, start_eval })
 }
 
+/// One worker's timings for `backend=auto`: milliseconds of each update after the warm-up.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct Timings {
+    cpu: Vec<f64>,
+    /// `None` when WebGPU is unavailable.
+    webgpu: Option<Vec<f64>>,
+    /// Why WebGPU could not be timed: an error.
+    webgpu_error: Option<String>,
+    /// Why WebGPU was timed on fewer updates: it was too slow to wait for.
+    webgpu_note: Option<String>,
+}
+
+/// What timing one backend gave: milliseconds of each update after the warm-up and of the
+/// warm-up's, and why timing stopped early if it did.
+#[derive(Default)]
+struct Timed {
+    updates: Vec<f64>,
+    warmup: Vec<f64>,
+    stopped: Option<String>,
+}
+
+impl Timed {
+    /// The updates timed after the warm-up, or, where timing stopped before any, the warm-up's.
+    fn figures(self) -> Vec<f64> {
+        if self.updates.is_empty() { self.warmup } else { self.updates }
+    }
+}
+
+/// The experiment of `url`, advancing `algos`, timed for a few updates on the learner `device`
+/// (an update's time: the algorithms' own, summed); timing stops early once the updates have
+/// taken more than `limit_ms` in all.
+async fn time_updates(
+    config: ExperimentConfig,
+    device: &Device,
+    algos: Algos,
+    limit_ms: f64,
+) -> Result<Timed, String> {
+    use crate::backend::{MEASURED_UPDATES, WARMUP_UPDATES};
+    let mut e = Experiment::new(config, device, &Device::flex()).with_algos(algos);
+    let mut timed = Timed::default();
+    for i in 0..WARMUP_UPDATES + MEASURED_UPDATES {
+        let total: f64 = timed.warmup.iter().chain(&timed.updates).sum();
+        if total > limit_ms {
+            timed.stopped = Some(format!(
+                "timed on {i} update(s) only: they took {total:.0} ms, over the {limit_ms:.0} ms allowed"
+            ));
+            break;
+        }
+        if e.done() {
+            break;
+        }
+        let r = e.step().await;
+        if let Some(error) = r.ppo_error.or(r.grpo_error) {
+            return Err(error);
+        }
+        let own =
+            [r.ppo, r.grpo].iter().flatten().map(|m| (m.rollout_s + m.advantage_s + m.update_s) * 1e3).sum();
+        if i < WARMUP_UPDATES { &mut timed.warmup } else { &mut timed.updates }.push(own);
+    }
+    Ok(timed)
+}
+
+/// `backend=auto`: time a few updates of the link's experiment (the `algos` this worker
+/// advances) on the CPU and on WebGPU, in separate runs dropped afterwards. Without WebGPU
+/// nothing is timed.
+#[wasm_bindgen(js_name = measureBackends)]
+pub async fn measure_backends(url: String, algos: String) -> Result<JsValue, JsError> {
+    let algos = Algos::parse(&algos).map_err(|e| JsError::new(&e))?;
+    let config = share::parse(&url).config;
+    probe_webgpu().await?;
+    let Some(webgpu) = WORKER.with_borrow(|w| w.webgpu.as_ref().and_then(|w| w.device.clone())) else {
+        return to_js(&Timings::default());
+    };
+    let cpu = time_updates(config.clone(), &Device::flex().autodiff(), algos, f64::INFINITY)
+        .await
+        .map_err(|e| JsError::new(&e))?;
+    // A backend far slower than the CPU (a software adapter) is not timed to the end: the page
+    // would wait seconds for a choice already clear.
+    let cpu_total: f64 = cpu.warmup.iter().chain(&cpu.updates).sum();
+    let limit = (crate::backend::SLOWER_LIMIT * cpu_total).max(crate::backend::MIN_LIMIT_MS);
+    let timings = match time_updates(config, &webgpu, algos, limit).await {
+        Ok(timed) => Timings {
+            webgpu_note: timed.stopped.clone(),
+            webgpu: Some(timed.figures()),
+            cpu: cpu.figures(),
+            webgpu_error: None,
+        },
+        Err(e) => Timings { cpu: cpu.figures(), webgpu: None, webgpu_error: Some(e), webgpu_note: None },
+    };
+    to_js(&timings)
+}
+
+#[derive(Serialize)]
+struct Chosen {
+    choice: crate::backend::Choice,
+    /// The link with `backend` resolved, so that a replay runs where this run did.
+    fragment: String,
+}
+
+/// Whether the link's run asks for `backend=auto` (the page then measures before creating it).
+#[wasm_bindgen(js_name = backendIsAuto)]
+pub fn backend_is_auto(url: &str) -> bool {
+    share::parse(url).config.run.backend == BackendChoice::Auto
+}
+
+/// Choose the backend from every worker's [`measure_backends`] (their timings summed update by
+/// update: an experiment's update is both algorithms'), and resolve the link to it.
+#[wasm_bindgen(js_name = chooseBackend)]
+pub fn choose_backend(url: &str, timings: JsValue) -> Result<JsValue, JsError> {
+    let lanes: Vec<Timings> = serde_wasm_bindgen::from_value(timings)?;
+    let sum = |per_lane: Vec<&[f64]>| -> Vec<f64> {
+        let n = per_lane.iter().map(|t| t.len()).min().unwrap_or(0);
+        (0..n).map(|i| per_lane.iter().map(|t| t[i]).sum()).collect()
+    };
+    let cpu = sum(lanes.iter().map(|l| l.cpu.as_slice()).collect());
+    let error = lanes.iter().find_map(|l| l.webgpu_error.clone());
+    let webgpu = match lanes.iter().map(|l| l.webgpu.as_deref()).collect::<Option<Vec<_>>>() {
+        _ if error.is_some() => None,
+        Some(per_lane) => Some(sum(per_lane)),
+        None => None,
+    };
+    let measured = match (&error, &webgpu) {
+        (Some(e), _) => Some(Err(e.as_str())),
+        (None, Some(ms)) => Some(Ok(ms.as_slice())),
+        (None, None) => None,
+    };
+    let mut choice = crate::backend::choose(&cpu, measured);
+    if let Some(note) = lanes.iter().find_map(|l| l.webgpu_note.clone()) {
+        choice.reason = format!("{}; WebGPU was {note}", choice.reason);
+    }
+    let mut config = share::parse(url).config;
+    config.run.backend = if choice.backend == "webgpu" { BackendChoice::WebGpu } else { BackendChoice::Cpu };
+    to_js(&Chosen { fragment: share::to_fragment(&config, &[]), choice })
+}
+
 #[derive(Serialize)]
 struct Stepped {
     #[serde(flatten)]
@@ -255,14 +390,71 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
     to_js(&Stepped { report, done })
 }
 
-/// The last update's tensors of session `id`.
+/// The last update's tensors of session `id`, by `transport`: `typed` (what the page uses), its
+/// numeric arrays (heatmaps' values and masks, trajectories' states and actions) as typed
+/// arrays, which the worker hands to the page without copying (transferred), the rest as JSON
+/// text parsed; `typed-swb`, the rest built by serde-wasm-bindgen instead; `json`, all of it as
+/// JSON text parsed. The last two are kept for the benchmark (`tests/browser/bench.js`).
 #[wasm_bindgen]
-pub fn snapshot(id: u32) -> Result<JsValue, JsError> {
+pub fn snapshot(id: u32, transport: &str) -> Result<JsValue, JsError> {
     WORKER.with_borrow(|w| match w.sessions.get(&id) {
-        Some(Some(e)) => to_js(&inspect::snapshot(e)),
+        Some(Some(e)) => match transport {
+            "typed" => typed_snapshot(inspect::snapshot(e), false),
+            "typed-swb" => typed_snapshot(inspect::snapshot(e), true),
+            "json" => to_js(&inspect::snapshot(e)),
+            other => Err(JsError::new(&format!("no transport {other:?}"))),
+        },
         Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
         None => Err(JsError::new(&format!("no session {id}"))),
     })
+}
+
+/// A snapshot whose numeric arrays are typed arrays, a few large ones the worker hands to the
+/// page without copying (transferred): every heatmap's values and mask in one `Float32Array`
+/// (`heatmap_values`, each map's `[values_start, values_end, mask_start, mask_end]` in
+/// `heatmap_ranges`, in the order of `ppo` then `grpo`, an empty mask range for none); all
+/// trajectories' states in one `Float64Array` (`trajectory_states`) where every state of a
+/// trajectory has one length (a text task's contexts grow, and stay arrays), their actions in one
+/// `Float32Array` (`trajectory_actions`), each one's `[state_dim, state_start, state_end,
+/// action_start, action_end]` in `trajectory_ranges` (`state_dim` 0: its states stayed arrays).
+/// The worker attaches the views (`transferable` in `worker.js`): each property set from Rust
+/// cost about a millisecond in Chromium here, far more than copying a large array.
+fn typed_snapshot(mut s: inspect::Snapshot, swb: bool) -> Result<JsValue, JsError> {
+    use js_sys::{Float32Array, Float64Array, Reflect, Uint32Array};
+    let (mut values, mut heatmap_ranges) = (Vec::new(), Vec::new());
+    for map in s.ppo.iter_mut().chain(s.grpo.iter_mut()) {
+        let start = values.len();
+        values.append(&mut map.values);
+        let mask_start = values.len();
+        values.append(&mut map.mask.take().unwrap_or_default());
+        heatmap_ranges.extend([start, mask_start, mask_start, values.len()].map(|x| x as u32));
+    }
+    let (mut states, mut actions, mut trajectory_ranges) = (Vec::new(), Vec::new(), Vec::new());
+    for t in &mut s.trajectories {
+        let dim = t.states.first().map_or(0, Vec::len);
+        let dim = if t.states.iter().all(|s| s.len() == dim) { dim } else { 0 };
+        let start = states.len();
+        if dim > 0 {
+            states.extend(std::mem::take(&mut t.states).into_iter().flatten());
+        }
+        let action_start = actions.len();
+        actions.append(&mut t.actions);
+        trajectory_ranges.extend([dim, start, states.len(), action_start, actions.len()].map(|x| x as u32));
+    }
+    let object = match swb {
+        true => s.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?,
+        false => to_js(&s)?,
+    };
+    for (key, value) in [
+        ("heatmap_values", Float32Array::from(&values[..]).into()),
+        ("heatmap_ranges", Uint32Array::from(&heatmap_ranges[..]).into()),
+        ("trajectory_states", Float64Array::from(&states[..]).into()),
+        ("trajectory_actions", Float32Array::from(&actions[..]).into()),
+        ("trajectory_ranges", Uint32Array::from(&trajectory_ranges[..]).into()),
+    ] {
+        Reflect::set(&object, &key.into(), &value).map_err(|_| JsError::new("building a snapshot"))?;
+    }
+    Ok(object)
 }
 
 /// For tests of the page: the next update of `algo` (`ppo` or `grpo`) in session `id` fails

@@ -1,7 +1,10 @@
 // The page's figures, measured in one run against the native CLI on this machine:
 // time to first interactive, per-update cost of PPO and GRPO on CartPole in Chromium on the CPU
 // (wasm) and on WebGPU (SwiftShader here: a CPU emulating a GPU), the native CLI's cost for the
-// same experiment, their ratios, and how long the page takes to solve CartPole with PPO.
+// same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
+// for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
+// snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
+// BENCH_ONLY=parallel|transport|lm runs one part.
 //
 //   node tests/browser/bench.js [dist] [pvg-binary] [dist-without-simd]
 //
@@ -52,24 +55,75 @@ async function tokens(hash, warmup, measured) {
   return { adapter: status.adapter, ppo: rates(history.ppo), grpo: rates(history.grpo) };
 }
 
+/** A full snapshot's cost, core → worker → page, with both transports in this one run: PPO's
+ *  (T, N) = (500, 64) buffers and GRPO's (T, G) = (500, 64) group (Acrobot's random policy runs
+ *  its 500-step time limit), medians over 4 updates after a warm-up. */
+async function transport() {
+  const hash = 'env=Acrobot-v1&seed=1&backend=cpu&ppo.num_envs=64&ppo.num_steps=500&ppo.update_epochs=1' +
+    '&grpo.num_generations=64&grpo.max_completion_length=500';
+  const out = {};
+  for (const [name, query] of [
+    ['JSON values (before)', '?transport=json'],
+    ['typed arrays transferred, the rest by serde-wasm-bindgen', '?transport=typed-swb'],
+    ['typed arrays transferred, the rest as JSON text (the page)', ''],
+  ]) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${site.url}/${query}#${hash}`);
+    await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
+    await page.evaluate(() => window.playground.step(5));
+    const samples = (await page.evaluate(() => window.playground.transfers())).slice(2);
+    await context.close();
+    out[name] = Object.fromEntries(['ppo', 'grpo'].map((a) => {
+      const mine = samples.filter((s) => s.algo === a);
+      return [a, { core: median(mine.map((s) => s.core_ms)), total: median(mine.map((s) => s.total_ms)) }];
+    }));
+  }
+  console.log('\nsnapshot transport, core → worker → page, (T, N) = (T, G) = (500, 64), medians of 4 updates (ms): measured in this one run');
+  console.log('| transport | PPO: core | PPO: total | GRPO: core | GRPO: total |\n|---|---:|---:|---:|---:|');
+  for (const [name, r] of Object.entries(out)) {
+    console.log(`| ${name} | ${fmt(r.ppo.core)} | ${fmt(r.ppo.total)} | ${fmt(r.grpo.core)} | ${fmt(r.grpo.total)} |`);
+  }
+}
+if (process.env.BENCH_ONLY === 'transport') {
+  await transport();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
 async function lmBench() {
-  const hash = 'env=lm-reverse&seed=1';
-  const cpu = await tokens(`${hash}&backend=cpu`, 1, 4);
-  const gpu = await tokens(`${hash}&backend=webgpu`, 1, 2);
+  const defaults = 'env=lm-reverse&seed=1';
   const native = JSON.parse(
     execFileSync(pvg, ['bench', '--env', 'lm-reverse', '--seed', '1', '--runs', '3', '--warmup', '1', '--updates', '4', '--json']).toString(),
   );
-  console.log('
-lm-reverse defaults (the LoRA language model), completion tokens per second, medians, measured in this one run:');
-  console.log(`| algorithm | phase | native CLI (flex, 2 threads) | Chromium CPU (wasm flex, SIMD128) | Chromium WebGPU (${gpu.adapter}) | wasm / native | WebGPU / wasm |`);
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  const cpu = await tokens(`${defaults}&backend=cpu`, 1, 4);
+  console.log('\nlm-reverse defaults (the LoRA language model), completion tokens per second, medians, measured in this one run:');
+  console.log('| algorithm | phase | native CLI (flex, 2 threads) | Chromium CPU (wasm flex, SIMD128, a worker each) | wasm / native |');
+  console.log('|---|---|---:|---:|---:|');
   for (const a of ['ppo', 'grpo']) {
     const n = native.find((r) => r.algorithm === a);
     const nat = { update: n.env_steps_per_s, rollout: n.rollout_steps_per_s, gradient: n.gradient_steps_per_s };
     for (const phase of ['update', 'rollout', 'gradient']) {
-      const [x, c, g] = [nat[phase], cpu[a][phase], gpu[a][phase]];
-      console.log(`| ${a.toUpperCase()} | ${phase} | ${fmt(x, 0)} | ${fmt(c, 0)} | ${fmt(g, 0)} | ${fmt(c / x, 2)}× | ${fmt(g / c, 2)}× |`);
+      console.log(`| ${a.toUpperCase()} | ${phase} | ${fmt(nat[phase], 0)} | ${fmt(cpu[a][phase], 0)} | ${fmt(cpu[a][phase] / nat[phase], 2)}× |`);
     }
+  }
+  // SwiftShader (a CPU emulating a GPU: the only adapter here) takes minutes per update of the
+  // defaults, so WebGPU is compared with the wasm CPU backend on a small LM experiment.
+  const small = `${defaults}&grpo.num_generations=8&grpo.groups_per_update=2&grpo.num_minibatches=1` +
+    '&ppo.num_envs=4&ppo.num_steps=16&ppo.num_minibatches=1&ppo.update_epochs=1';
+  const sets = small.split('&').slice(2).flatMap((kv) => ['--set', kv]);
+  const smallNative = JSON.parse(
+    execFileSync(pvg, ['bench', '--env', 'lm-reverse', '--seed', '1', ...sets, '--runs', '3', '--warmup', '1', '--updates', '3', '--json']).toString(),
+  );
+  const smallCpu = await tokens(`${small}&backend=cpu`, 1, 3);
+  const smallGpu = await tokens(`${small}&backend=webgpu`, 1, 3);
+  console.log(`\nlm-reverse, 2 prompts × 8 completions and 4 × 16 PPO tokens per update, tokens/s of a whole update, this one run:`);
+  console.log(`| algorithm | native CLI | Chromium CPU | Chromium WebGPU (${smallGpu.adapter}) | wasm / native | WebGPU / wasm |\n|---|---:|---:|---:|---:|---:|`);
+  for (const a of ['ppo', 'grpo']) {
+    const n = smallNative.find((r) => r.algorithm === a).env_steps_per_s;
+    const [c, g] = [smallCpu[a].update, smallGpu[a].update];
+    console.log(`| ${a.toUpperCase()} | ${fmt(n, 0)} | ${fmt(c, 0)} | ${fmt(g, 0)} | ${fmt(c / n, 2)}× | ${fmt(g / c, 3)}× |`);
   }
 }
 if (process.env.BENCH_ONLY === 'lm') {
@@ -109,6 +163,9 @@ async function untilDone(query) {
   await page.goto(`${site.url}/${query}#env=CartPole-v1&seed=1&backend=cpu`);
   await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
   const seen = await page.evaluate(async () => {
+    // Main-thread tasks over 50 ms while both workers run (the Long Tasks API reports no shorter).
+    const long = [];
+    new PerformanceObserver((list) => long.push(...list.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
     const arrivals = [];
     const t0 = performance.now();
     window.playground.run();
@@ -117,7 +174,7 @@ async function untilDone(query) {
       const n = window.playground.status().updates.ppo;
       while (arrivals.length < n) arrivals.push((performance.now() - t0) / 1e3);
     }
-    return { arrivals, total: (performance.now() - t0) / 1e3, ppo: window.playground.metrics().ppo };
+    return { arrivals, total: (performance.now() - t0) / 1e3, ppo: window.playground.metrics().ppo, long };
   });
   await context.close();
   let solvedAt = null;
@@ -125,7 +182,7 @@ async function untilDone(query) {
   for (let k = 0; k + 10 < reporting.length && solvedAt === null; k++) {
     if (reporting.slice(k, k + 11).every(([m]) => m.mean_return >= 475)) solvedAt = seen.arrivals[reporting[k][1]];
   }
-  return { solvedAt, total: seen.total };
+  return { solvedAt, total: seen.total, longest: seen.long.length ? Math.max(...seen.long) : null };
 }
 const one = await untilDone('?workers=1');
 const two = await untilDone('');
@@ -134,6 +191,8 @@ console.log('| page | PPO solves | both budgets spent |\n|---|---:|---:|');
 console.log(`| one worker for both (?workers=1, as before) | ${fmt(one.solvedAt)} | ${fmt(one.total)} |`);
 console.log(`| a worker each | ${fmt(two.solvedAt)} | ${fmt(two.total)} |`);
 console.log(`| ratio | ${fmt(one.solvedAt / two.solvedAt, 2)}× | ${fmt(one.total / two.total, 2)}× |`);
+const longest = (r) => (r.longest === null ? 'none over 50 ms' : `${fmt(r.longest, 0)} ms`);
+console.log(`longest main-thread task while running: ${longest(one)} (one worker), ${longest(two)} (a worker each)`);
 if (process.env.BENCH_ONLY === 'parallel') {
   await browser.close();
   site.server.close();
@@ -180,6 +239,7 @@ if (noSimd) {
     `GRPO ${fmt(noSimd.grpo)} → ${fmt(cpu.grpo)} ms (${fmt(noSimd.grpo / cpu.grpo, 2)}× faster)`);
 }
 console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
+await transport();
 await lmBench();
 console.log(solved
   ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of its own training (${solved.env_steps} env steps, update ${solved.update})`

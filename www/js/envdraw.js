@@ -5,6 +5,11 @@ const INK = '#202124';
 const CART = '#5f6368';
 const POLE = '#c5874a';
 
+/** Steps of a trajectory's states (after its last step included), flat (`state_dim` per step,
+ *  as typed arrays cross from the worker) or one array per step. */
+const stateCount = (t) => (t.state_dim ? t.states.length / t.state_dim : t.states.length);
+const stateAt = (t, i) => (t.state_dim ? t.states.subarray(i * t.state_dim, (i + 1) * t.state_dim) : t.states[i]);
+
 function cartpole(ctx, W, H, [x, , theta]) {
   const scale = W / 4.8; // Gymnasium: world width 2 × x_threshold
   const groundY = H * 0.7;
@@ -121,7 +126,7 @@ export class EnvView {
       o.value = String(i);
       const end = t.terminated ? 'terminated' : 'truncated';
       const group = groupSize ? `group ${Math.floor(i / groupSize)}, ` : '';
-      o.textContent = `g=${i} (${group}return ${t.episode_return.toFixed(1)}, ${t.states.length - 1} steps, ${end})`;
+      o.textContent = `g=${i} (${group}return ${t.episode_return.toFixed(1)}, ${stateCount(t) - 1} steps, ${end})`;
       this.select.append(o);
     });
     this.show(Math.min(keep, Math.max(0, trajectories.length - 1)), this.timer ? Number(this.slider.value) : 0);
@@ -130,7 +135,7 @@ export class EnvView {
   show(index, step) {
     this.select.value = String(index);
     const t = this.trajectories[index];
-    this.slider.max = String(t ? t.states.length - 1 : 0);
+    this.slider.max = String(t ? stateCount(t) - 1 : 0);
     this.slider.value = String(Math.min(step, Number(this.slider.max)));
     this.draw();
   }
@@ -148,8 +153,8 @@ export class EnvView {
       return;
     }
     const step = Number(this.slider.value);
-    RENDERERS[this.env]?.(ctx, W, H, t.states[step]);
-    this.info.textContent = `t = ${step} / ${t.states.length - 1}`;
+    RENDERERS[this.env]?.(ctx, W, H, stateAt(t, step));
+    this.info.textContent = `t = ${step} / ${stateCount(t) - 1}`;
   }
 
   play() {

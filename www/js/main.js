@@ -16,6 +16,12 @@ const ALGOS = ['ppo', 'grpo'];
 /** `?workers=1` (a benchmark switch, not part of the experiment): both algorithms in one worker,
  *  stepped in turn, as the page did before each had its own. */
 const ONE_WORKER = new URLSearchParams(location.search).get('workers') === '1';
+/** How snapshots cross from the workers: their numeric arrays as transferred typed arrays
+ *  (`typed`), or (benchmark switches, `?transport=`) `json` as before, or `typed-swb`. */
+const TRANSPORT = new URLSearchParams(location.search).get('transport') ?? 'typed';
+/** Snapshot transport times of the latest updates (milliseconds from asking the core to the
+ *  page's message handler): `{algo, transport, core_ms, total_ms}`. */
+const transfers = [];
 
 const state = {
   session: null, // {ppo, grpo}: each worker's id of the current experiment
@@ -30,6 +36,7 @@ const state = {
   done: false,
   lastError: null,
   snapshot: null,
+  choice: null, // how backend=auto chose, if it did
   build: null, // {version, commit}: what made every figure on the page
   notice: null, // the opened link's version notice, if its code has changed since
   embed: null, // {figure, started} when the page is an embedded figure
@@ -225,7 +232,12 @@ function onEvent(algo, name, data) {
     }
     state.doneBy[algo] = r.done;
     state.done = state.doneBy.ppo && state.doneBy.grpo;
-    if (data.snapshot) renderSnapshot(algo, data.snapshot);
+    if (data.snapshot) {
+      const received = performance.timeOrigin + performance.now();
+      transfers.push({ algo, transport: TRANSPORT, core_ms: data.built - data.asked, total_ms: received - data.asked });
+      if (transfers.length > 64) transfers.shift();
+      renderSnapshot(algo, data.snapshot);
+    }
     render();
   } else if (name === 'restarted') {
     // The old worker's sessions are gone; the history on the page stays.
@@ -250,11 +262,31 @@ async function reset(fragment, { fromUrl = false } = {}) {
     showProblems('Not applied: fix these settings first (the current runs are unchanged)', parsed.problems);
     return parsed;
   }
+  // The new runs are created first: if they cannot be (a base model that fails to load), the
+  // runs on the page stay as they were.
+  $('status').textContent = `${statusText()} — starting the new experiment…`;
+  let created;
+  let choice = null;
+  try {
+    const resolved = await resolveBackend(parsed.fragment);
+    choice = resolved.choice;
+    const made = await Promise.allSettled(lanes().map(([w, lane]) => w.call('create', { url: resolved.url, algos: lane })));
+    const failed = made.find((m) => m.status === 'rejected');
+    if (failed) {
+      made.forEach((m, i) => m.status === 'fulfilled' && lanes()[i][0].call('drop', { session: m.value.id }).catch(() => {}));
+      throw failed.reason;
+    }
+    created = made.map((m) => m.value);
+  } catch (e) {
+    const kept = state.session === null ? '' : ' The runs on the page are unchanged.';
+    if (state.session === null) controls.loadFragment(parsed.fragment);
+    fail(`Could not start the experiment: ${e.message}.${kept}`);
+    return parsed;
+  }
   showProblems('This link had problems; the page used the values shown', parsed.problems);
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
   if (state.session !== null) for (const [w, lane] of lanes()) w.call('drop', { session: state.session[lane] }).catch(() => {});
-  state.session = null;
   Object.assign(state, {
     history: { ppo: [], grpo: [] },
     errors: { ppo: null, grpo: null },
@@ -264,31 +296,44 @@ async function reset(fragment, { fromUrl = false } = {}) {
     done: false,
     lastError: null,
     snapshot: null,
+    choice,
+    created: created[0],
+    session: ONE_WORKER ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id } : { ppo: created[0].id, grpo: created[1].id },
   });
+  showChoice();
+  if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
   const env = controls.value('env');
   envView.setEnv(env);
   // A text task shows its completions and held-out accuracy instead of an env replay.
   document.body.classList.toggle('text-task', controls.isText(env));
   invalidate();
-  try {
-    const created = await Promise.all(lanes().map(([w, lane]) => w.call('create', { url: parsed.fragment, algos: lane })));
-    state.created = created[0];
-    state.session = ONE_WORKER
-      ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id }
-      : { ppo: created[0].id, grpo: created[1].id };
-    if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
-  } catch (e) {
-    fail(`Could not start the experiment: ${e.message}`);
-  }
-  render();
   return parsed;
+}
+
+/** `backend=auto`: time a few updates of this experiment on the CPU and on WebGPU (each worker
+ *  its own algorithm) and choose the faster; `{url, choice}`: the link with the backend
+ *  resolved, which the run and its shared URL then carry, and how it was chosen (null when the
+ *  link named a backend). */
+async function resolveBackend(url) {
+  if (!(await bridge.call('backendIsAuto', { url }))) return { url, choice: null };
+  $('status').textContent = 'backend=auto: timing a few updates on the CPU and on WebGPU…';
+  const timings = await Promise.all(lanes().map(([w, lane]) => w.call('measure', { url, algos: lane })));
+  const chosen = await bridge.call('chooseBackend', { url, timings });
+  return { url: chosen.fragment, choice: chosen.choice };
+}
+
+function showChoice() {
+  const c = state.choice;
+  const ms = (x) => (x === null || x === undefined ? 'not measured' : `${x.toFixed(1)} ms`);
+  $('backend-choice').textContent = c ? `backend=auto chose ${c.reason}. Per update: CPU ${ms(c.cpu_ms)}, WebGPU ${ms(c.webgpu_ms)}.` : '';
+  $('backend-choice').hidden = !c;
 }
 
 async function step(n = 1) {
   if (state.session === null) throw new Error('no experiment is loaded');
   const session = state.session;
   try {
-    await Promise.all(lanes().map(([w, lane]) => w.call('step', { session: session[lane], n, snapshots: true })));
+    await Promise.all(lanes().map(([w, lane]) => w.call('step', { session: session[lane], n, snapshots: true, transport: TRANSPORT })));
   } catch (e) {
     if (session === state.session) fail(e.message);
     throw e;
@@ -303,7 +348,7 @@ function run() {
   state.running = true;
   render();
   const session = state.session;
-  runStopped = Promise.all(lanes().map(([w, lane]) => w.call('run', { session: session[lane], snapshots: true })))
+  runStopped = Promise.all(lanes().map(([w, lane]) => w.call('run', { session: session[lane], snapshots: true, transport: TRANSPORT })))
     .then(() => session === state.session && catchUp(session))
     .catch((e) => fail(e.message))
     .finally(() => {
@@ -326,7 +371,7 @@ async function pause() {
 function catchUp(session) {
   const target = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
   const behind = ONE_WORKER ? [] : ALGOS.filter((a) => !state.doneBy[a] && state.stepsBy[a] < target);
-  return Promise.all(behind.map((a) => workers[a].call('step', { session: session[a], n: target - state.stepsBy[a], snapshots: true })));
+  return Promise.all(behind.map((a) => workers[a].call('step', { session: session[a], n: target - state.stepsBy[a], snapshots: true, transport: TRANSPORT })));
 }
 
 function shareUrl() {
@@ -364,6 +409,20 @@ function whenVisible(el) {
     });
     io.observe(el);
   });
+}
+
+/** `snapshot` with JSON-like values only (see `window.playground.snapshot`). */
+function plain(snapshot) {
+  return JSON.parse(
+    JSON.stringify(snapshot, (key, value) => {
+      if (ArrayBuffer.isView(value)) return Array.from(value);
+      if (value && value.state_dim !== undefined && ArrayBuffer.isView(value.states)) {
+        const { state_dim: d, states, ...rest } = value;
+        return { ...rest, states: Array.from({ length: states.length / d }, (_, i) => Array.from(states.subarray(i * d, (i + 1) * d))) };
+      }
+      return value;
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- boot
@@ -423,6 +482,8 @@ window.playground = {
   ready: null,
   status: () => ({
     backend: state.created?.backend ?? null,
+    /** How `backend=auto` chose: {backend, cpu_ms, webgpu_ms, reason}, or null. */
+    choice: state.choice && { ...state.choice },
     adapter: state.created?.adapter ?? null,
     note: state.created?.note ?? null,
     webgpu: state.webgpu,
@@ -438,7 +499,11 @@ window.playground = {
     embed: state.embed && { ...state.embed },
   }),
   metrics: () => structuredClone(state.history),
-  snapshot: () => structuredClone(state.snapshot),
+  /** The last snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one
+   *  array per step. */
+  snapshot: () => plain(state.snapshot),
+  /** The latest snapshots' transport times, `[{algo, typed, core_ms, total_ms}]`. */
+  transfers: () => structuredClone(transfers),
   /** A text task's held-out accuracy of the base, where both algorithms start (else null). */
   startEval: () => state.created?.start_eval ?? null,
   // Calls made before the page has started wait for it, as a script author expects.

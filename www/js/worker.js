@@ -9,7 +9,9 @@ let running = null; // session id of the current Run, or null
 let queue = Promise.resolve();
 
 const reply = (id, payload) => self.postMessage({ type: 'reply', id, ...payload });
-const event = (name, data) => self.postMessage({ type: 'event', name, data });
+const event = (name, data, transfer = []) => self.postMessage({ type: 'event', name, data }, transfer);
+/** Absolute milliseconds, comparable across the page and its workers. */
+const now = () => performance.timeOrigin + performance.now();
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 self.onmessage = (e) => {
@@ -61,10 +63,37 @@ async function loadBase(url) {
   core.registerBase(url, new Uint8Array(await response.arrayBuffer()));
 }
 
-async function stepOnce(session, withSnapshot) {
+/** A typed snapshot's heatmaps and trajectories get views of its shared arrays (the ranges
+ *  say where each one's lie: see `typed_snapshot` in `src/web.rs`); their buffers are to be
+ *  handed over (transferred), not copied. */
+function transferable(snapshot) {
+  const { heatmap_values: values, heatmap_ranges: maps } = snapshot;
+  [...snapshot.ppo, ...snapshot.grpo].forEach((map, i) => {
+    const [v0, v1, m0, m1] = maps.subarray(4 * i, 4 * i + 4);
+    map.values = values.subarray(v0, v1);
+    map.mask = m1 > m0 ? values.subarray(m0, m1) : null;
+  });
+  const { trajectory_states: states, trajectory_actions: actions, trajectory_ranges: ranges } = snapshot;
+  snapshot.trajectories.forEach((t, i) => {
+    const [dim, s0, s1, a0, a1] = ranges.subarray(5 * i, 5 * i + 5);
+    t.actions = actions.subarray(a0, a1);
+    if (dim > 0) Object.assign(t, { state_dim: dim, states: states.subarray(s0, s1) });
+  });
+  return [values.buffer, maps.buffer, states.buffer, actions.buffer, ranges.buffer];
+}
+
+/** One update; with its snapshot, crossing by `transport` (see `snapshot` in `src/web.rs`),
+ *  stamped with when the core was asked for it (the page measures the transport). */
+async function stepOnce(session, withSnapshot, transport) {
   const report = await core.step(session);
-  const snapshot = withSnapshot ? core.snapshot(session) : null;
-  event('update', { session, report, snapshot });
+  if (!withSnapshot) {
+    event('update', { session, report, snapshot: null });
+    return report;
+  }
+  const asked = now();
+  const snapshot = core.snapshot(session, transport);
+  const transfer = transport === 'json' ? [] : transferable(snapshot);
+  event('update', { session, report, snapshot, asked, built: now() }, transfer);
   return report;
 }
 
@@ -78,6 +107,16 @@ async function handle(id, method, args) {
         break;
       case 'parseUrl':
         result = core.parseUrl(args.url);
+        break;
+      case 'backendIsAuto':
+        result = core.backendIsAuto(args.url);
+        break;
+      case 'measure':
+        await loadBase(args.url);
+        result = await core.measureBackends(args.url, args.algos ?? 'both');
+        break;
+      case 'chooseBackend':
+        result = core.chooseBackend(args.url, args.timings);
         break;
       case 'probeWebGpu': {
         result = await core.probeWebGpu();
@@ -93,7 +132,7 @@ async function handle(id, method, args) {
       }
       case 'step': {
         for (let i = 0; i < args.n; i++) {
-          result = await stepOnce(args.session, args.snapshots);
+          result = await stepOnce(args.session, args.snapshots, args.transport ?? 'typed');
           if (result.done) break;
           await nextTask();
         }
@@ -102,7 +141,7 @@ async function handle(id, method, args) {
       case 'run': {
         running = args.session;
         while (running === args.session) {
-          result = await stepOnce(args.session, args.snapshots);
+          result = await stepOnce(args.session, args.snapshots, args.transport ?? 'typed');
           if (result.done) break;
           await nextTask(); // lets a `pause` in
         }

@@ -1,0 +1,127 @@
+//! The page's `backend=auto`: the learner's backend chosen by timing a few updates of the
+//! actual experiment on each backend the browser offers, not by whether a GPU adapter exists.
+//! A 64-unit MLP often trains faster on the CPU (a GPU pays a dispatch per op and an async read
+//! per phase); the language model's wider matrices can favour the GPU.
+
+use serde::Serialize;
+
+/// WebGPU must be at least this much faster to be chosen: the CPU is the backend every visitor
+/// has, so a link replayed elsewhere is likelier to replay on the same one.
+pub const MARGIN: f64 = 1.1;
+
+/// WebGPU's timing stops once its updates have taken this many times the CPU's (warm-up
+/// included), and not before [`MIN_LIMIT_MS`]: a software adapter can take seconds per update.
+pub const SLOWER_LIMIT: f64 = 10.0;
+pub const MIN_LIMIT_MS: f64 = 1000.0;
+
+/// Updates run and discarded before timing (shader compilation, first allocations).
+pub const WARMUP_UPDATES: usize = 1;
+/// Updates timed after the warm-up.
+pub const MEASURED_UPDATES: usize = 2;
+
+/// What `auto` chose and why, with both figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Choice {
+    /// `"cpu"` or `"webgpu"`.
+    pub backend: &'static str,
+    /// Median milliseconds of an experiment update (PPO's and GRPO's summed) on each backend;
+    /// `None` where it was not measured.
+    pub cpu_ms: Option<f64>,
+    pub webgpu_ms: Option<f64>,
+    pub reason: String,
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.len() != values.len() || v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Choose from per-update milliseconds measured on each backend after the warm-up (an
+/// experiment's update: the algorithms' own times summed). `webgpu` is `None` when WebGPU is
+/// unavailable, and a measurement that failed is passed as `Err` with its message.
+pub fn choose(cpu: &[f64], webgpu: Option<Result<&[f64], &str>>) -> Choice {
+    let cpu_ms = median(cpu);
+    let (webgpu_ms, failure) = match webgpu {
+        None => (None, Some("WebGPU is unavailable".to_string())),
+        Some(Err(e)) => (None, Some(format!("WebGPU failed while being timed ({e})"))),
+        Some(Ok(ms)) => match median(ms) {
+            Some(m) => (Some(m), None),
+            None => (None, Some("WebGPU's timings were missing or not finite".to_string())),
+        },
+    };
+    let cpu_choice = |reason: String| Choice { backend: "cpu", cpu_ms, webgpu_ms, reason };
+    match (cpu_ms, webgpu_ms, failure) {
+        (_, _, Some(why)) => cpu_choice(format!("{why}: the CPU")),
+        (Some(c), Some(g), None) if c > g * MARGIN => Choice {
+            backend: "webgpu",
+            cpu_ms,
+            webgpu_ms,
+            reason: format!(
+                "WebGPU, {:.1}× faster per update ({g:.1} ms against {c:.1} ms on the CPU)",
+                c / g
+            ),
+        },
+        (Some(c), Some(g), None) if c > g => cpu_choice(format!(
+            "the CPU: WebGPU was faster by less than {:.0}% ({g:.1} ms against {c:.1} ms), not enough to leave the backend every visitor has",
+            (MARGIN - 1.0) * 100.0
+        )),
+        (Some(c), Some(g), None) => cpu_choice(format!(
+            "the CPU, {:.1}× faster per update ({c:.1} ms against {g:.1} ms on WebGPU)",
+            g / c
+        )),
+        (None, Some(g), None) => Choice {
+            backend: "webgpu",
+            cpu_ms,
+            webgpu_ms,
+            reason: format!("WebGPU: the CPU's timings were missing or not finite ({g:.1} ms on WebGPU)"),
+        },
+        (_, None, None) => cpu_choice("the CPU: nothing was measured".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_faster_backend_wins_with_both_figures_and_a_reason() {
+        let gpu_wins = choose(&[40.0, 44.0], Some(Ok(&[10.0, 12.0])));
+        assert_eq!(
+            (gpu_wins.backend, gpu_wins.cpu_ms, gpu_wins.webgpu_ms),
+            ("webgpu", Some(42.0), Some(11.0))
+        );
+        assert!(gpu_wins.reason.contains("3.8× faster"), "{}", gpu_wins.reason);
+        let cpu_wins = choose(&[3.0, 5.0, 4.0], Some(Ok(&[30.0, 50.0, 40.0])));
+        assert_eq!((cpu_wins.backend, cpu_wins.cpu_ms, cpu_wins.webgpu_ms), ("cpu", Some(4.0), Some(40.0)));
+        assert!(cpu_wins.reason.contains("10.0× faster"), "{}", cpu_wins.reason);
+    }
+
+    #[test]
+    fn webgpu_must_beat_the_cpu_by_the_margin() {
+        let close = choose(&[10.5], Some(Ok(&[10.0])));
+        assert_eq!(close.backend, "cpu");
+        assert!(close.reason.contains("less than 10%"), "{}", close.reason);
+        assert_eq!(choose(&[11.5], Some(Ok(&[10.0]))).backend, "webgpu");
+    }
+
+    #[test]
+    fn without_a_usable_webgpu_measurement_the_cpu_is_chosen_and_the_reason_says_why() {
+        let none = choose(&[5.0], None);
+        assert_eq!((none.backend, none.webgpu_ms), ("cpu", None));
+        assert!(none.reason.contains("unavailable"));
+        let failed = choose(&[5.0], Some(Err("device lost")));
+        assert!(
+            failed.backend == "cpu" && failed.reason.contains("being timed (device lost)"),
+            "{}",
+            failed.reason
+        );
+        let nan = choose(&[5.0], Some(Ok(&[f64::NAN, 3.0])));
+        assert!(nan.backend == "cpu" && nan.reason.contains("not finite"), "{}", nan.reason);
+        assert_eq!(choose(&[], Some(Ok(&[3.0]))).backend, "webgpu", "the CPU's timings missing");
+    }
+}

@@ -421,8 +421,10 @@ impl<P: StochasticPolicy> Grpo<P> {
             self.reference = self.policy.valid();
             return Ok(());
         }
-        let current = host::read_params(&self.policy).await?;
-        let previous = host::read_params(&self.reference).await?;
+        // The frozen weights (a LoRA model's base) are the same in both: only the trainable mix.
+        let only = Some(host::trainable(&self.policy)).filter(|only| only.contains(&true));
+        let current = host::read_params(&self.policy, only.as_deref()).await?;
+        let previous = host::read_params(&self.reference, only.as_deref()).await?;
         let mixed = current
             .into_iter()
             .zip(previous)
@@ -434,7 +436,7 @@ impl<P: StochasticPolicy> Grpo<P> {
             })
             .collect();
         let device = self.device.clone().inner();
-        self.reference = host::load_params(self.reference.clone(), mixed, &device);
+        self.reference = host::load_params(self.reference.clone(), mixed, &device, only.as_deref());
         Ok(())
     }
 }

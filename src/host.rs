@@ -89,29 +89,59 @@ pub async fn read<const D: usize>(tensor: Tensor<D>) -> Result<HostVec, DeviceEr
     Ok(reads.execute().await?.pop().expect("one tensor was queued"))
 }
 
-/// Every float parameter of a module, in visiting order, read to the host in one sync.
-/// Together with [`load_params`] this copies a module between devices of different backends
-/// (burn's own cross-backend `to_device` reads synchronously, which WebGPU forbids).
-pub async fn read_params<M: Module>(module: &M) -> Result<Vec<HostVec>, DeviceError> {
-    struct Collect<'a>(&'a mut Reads);
+/// Which float parameters of a module train, in visiting order (a LoRA model: its adapters and
+/// heads, not its frozen base). Only an autodiff module knows: on a device without autodiff
+/// every parameter reads as frozen.
+pub fn trainable<M: Module>(module: &M) -> Vec<bool> {
+    struct Flags(Vec<bool>);
+    impl ModuleVisitor for Flags {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.is_require_grad());
+        }
+    }
+    let mut flags = Flags(Vec::new());
+    module.visit(&mut flags);
+    flags.0
+}
+
+/// The float parameters of a module, in visiting order, read to the host in one sync: all of
+/// them, or those `only` marks (see [`trainable`]). Together with [`load_params`] this copies a
+/// module between devices of different backends (burn's own cross-backend `to_device` reads
+/// synchronously, which WebGPU forbids).
+pub async fn read_params<M: Module>(module: &M, only: Option<&[bool]>) -> Result<Vec<HostVec>, DeviceError> {
+    struct Collect<'a> {
+        reads: &'a mut Reads,
+        only: Option<&'a [bool]>,
+        index: usize,
+    }
     impl ModuleVisitor for Collect<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.push(param.val());
+            if self.only.is_none_or(|only| only[self.index]) {
+                self.reads.push(param.val());
+            }
+            self.index += 1;
         }
     }
     let mut reads = Reads::new();
-    module.visit(&mut Collect(&mut reads));
+    module.visit(&mut Collect { reads: &mut reads, only, index: 0 });
     reads.execute().await
 }
 
-/// Replace every float parameter of `module` (in visiting order) with host data on `device`.
-pub fn load_params<M: Module>(module: M, params: Vec<HostVec>, device: &Device) -> M {
+/// Replace the float parameters of `module` (all, or those `only` marks, in visiting order)
+/// with host data on `device`; the others keep their values.
+pub fn load_params<M: Module>(module: M, params: Vec<HostVec>, device: &Device, only: Option<&[bool]>) -> M {
     struct Load<'a> {
         params: std::vec::IntoIter<HostVec>,
         device: &'a Device,
+        only: Option<&'a [bool]>,
+        index: usize,
     }
     impl ModuleMapper for Load<'_> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            self.index += 1;
+            if self.only.is_some_and(|only| !only[self.index - 1]) {
+                return param;
+            }
             let data = self.params.next().expect("as many parameters as the module has");
             let shape = param.lazy_shape();
             let device = self.device.clone();
@@ -119,7 +149,7 @@ pub fn load_params<M: Module>(module: M, params: Vec<HostVec>, device: &Device) 
         }
     }
     let n = params.len();
-    let mut mapper = Load { params: params.into_iter(), device };
+    let mut mapper = Load { params: params.into_iter(), device, only, index: 0 };
     let module = module.map(&mut mapper);
     assert!(mapper.params.next().is_none(), "{n} parameters given, fewer in the module");
     module
@@ -129,7 +159,8 @@ pub fn load_params<M: Module>(module: M, params: Vec<HostVec>, device: &Device) 
 ///
 /// When acting runs on the learner's own device, the copy is `valid()`: the same tensors, no
 /// transfer. Otherwise (a WebGPU learner acting on the CPU, where tiny forward passes are faster
-/// than a GPU round trip per env step) the weights travel through the host in one sync.
+/// than a GPU round trip per env step) the trainable weights travel through the host in one
+/// sync; the frozen ones (a LoRA model's base) are the template's own, made from the same base.
 pub struct ActingCopy<M> {
     device: Device,
     /// A module of the learner's architecture on `device`, when that is not the learner's.
@@ -137,8 +168,8 @@ pub struct ActingCopy<M> {
 }
 
 impl<M: Module> ActingCopy<M> {
-    /// `make` builds a module of the learner's architecture on a given device (its weights are
-    /// overwritten at every snapshot).
+    /// `make` builds a module of the learner's architecture on a given device (its trainable
+    /// weights are overwritten at every snapshot; its frozen ones must be the learner's).
     pub fn new(learner_device: &Device, acting_device: &Device, make: impl FnOnce(&Device) -> M) -> Self {
         let same = learner_device.clone().inner() == acting_device.clone().inner();
         Self { device: acting_device.clone().inner(), template: (!same).then(|| make(acting_device)) }
@@ -152,7 +183,71 @@ impl<M: Module> ActingCopy<M> {
     pub async fn snapshot(&self, learner: &M) -> Result<M, DeviceError> {
         match &self.template {
             None => Ok(learner.valid()),
-            Some(template) => Ok(load_params(template.clone(), read_params(learner).await?, &self.device)),
+            Some(template) => {
+                // A learner without autodiff reads as all frozen: then everything moves.
+                let only = Some(trainable(learner)).filter(|only| only.contains(&true));
+                let trained = read_params(learner, only.as_deref()).await?;
+                Ok(load_params(template.clone(), trained, &self.device, only.as_deref()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExperimentConfig;
+    use crate::env::EnvId;
+    use crate::policy::{Policy, StochasticPolicy};
+    use rand::SeedableRng;
+
+    /// Move every trainable weight of `module` by a seeded amount (as training would).
+    fn perturb<M: Module>(module: M) -> M {
+        struct Shift(crate::Rng);
+        impl ModuleMapper for Shift {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                if !param.is_require_grad() {
+                    return param;
+                }
+                let noise = rand::Rng::random_range(&mut self.0, 0.01..0.1);
+                // A new leaf that still trains, as after an optimiser step.
+                param.map(move |t| t.add_scalar(noise).detach().require_grad())
+            }
+        }
+        module.map(&mut Shift(crate::Rng::seed_from_u64(3)))
+    }
+
+    /// The acting copy of a learner on another device (forced here: both are the CPU) acts as
+    /// the learner does, and moves only the trainable weights: a LoRA model's adapters, not its
+    /// base; every weight of an MLP.
+    #[test]
+    fn the_acting_copy_moves_only_what_trains_and_acts_as_the_learner() {
+        let device = Device::flex();
+        let learner_device = device.clone().autodiff();
+        for (env, moved_share) in [(EnvId::LmReverse, 0.2), (EnvId::CartPole, 1.0)] {
+            let run = ExperimentConfig::for_env(env).run;
+            let make = |d: &Device, seed| Policy::for_run(&run, d, &mut crate::Rng::seed_from_u64(seed));
+            let learner = perturb(make(&learner_device, 1));
+            // A template of other weights where they train: what the copy overwrites.
+            let copy = ActingCopy { device: device.clone(), template: Some(make(&device, 2)) };
+            let acting = pollster::block_on(copy.snapshot(&learner)).unwrap();
+            let only = trainable(&learner);
+            let count = |only: Option<&[bool]>| {
+                pollster::block_on(read_params(&learner, only)).unwrap().iter().map(Vec::len).sum::<usize>()
+                    as f64
+            };
+            let share = count(Some(&only)) / count(None);
+            assert!(share <= moved_share, "{env}: {share} of the weights moved");
+            let obs: Vec<f32> = match env.task() {
+                Some(_) => [1.0, 3.0, 4.0, 22.0].into_iter().chain([0.0; 12]).collect(),
+                None => vec![0.1, -0.2, 0.03, 0.4],
+            };
+            let d = obs.len();
+            let expected =
+                pollster::block_on(read(learner.valid().dist_params(matrix(obs.clone(), 1, d, &device))))
+                    .unwrap();
+            let got = pollster::block_on(read(acting.dist_params(matrix(obs, 1, d, &device)))).unwrap();
+            assert_eq!(got, expected, "{env}: the copy acts as the learner");
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct Completions {
     /// Cells a row spans: GRPO's padded `T` (a shorter row is padding after its end), or PPO's
     /// longest row.
     pub steps: usize,
+    /// Whether the cells after a row's end are padding of a batch (GRPO's), or nothing (PPO's
+    /// rollout is `(T, N)` over tokens, without padding).
+    pub padded: bool,
     pub rows: Vec<CompletionView>,
 }
 
@@ -179,7 +182,7 @@ fn grpo_completions(b: &GrpoBatch, g: usize) -> Completions {
             }
         })
         .collect();
-    Completions { steps: p.steps, rows }
+    Completions { steps: p.steps, padded: true, rows }
 }
 
 /// The completions PPO's rollout holds from their first token to their last, earliest first.
@@ -218,5 +221,5 @@ fn ppo_completions(r: &Rollout, advantages: &[f32]) -> Completions {
             }
         })
         .collect();
-    Completions { steps: rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0), rows }
+    Completions { steps: rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0), padded: false, rows }
 }

@@ -272,9 +272,9 @@ fn pretraining_is_deterministic_from_its_seed() {
             pollster::block_on(pretrain(Task::Add, &config, &Device::flex().autodiff(), |_| {})).unwrap();
         assert_eq!(last.step, 6);
         assert!(last.loss.is_finite());
-        let weights = pollster::block_on(host::read_params(&model)).unwrap();
+        let weights = pollster::block_on(host::read_params(&model, None)).unwrap();
         let reloaded = TinyGpt::load_base(&model.to_bytes(), &Device::flex()).unwrap();
-        assert_eq!(pollster::block_on(host::read_params(&reloaded)).unwrap(), weights);
+        assert_eq!(pollster::block_on(host::read_params(&reloaded, None)).unwrap(), weights);
         weights
     };
     assert_eq!(make(), make());
@@ -290,7 +290,7 @@ fn the_completions_view_shows_the_last_group_as_the_padded_batch_holds_it() {
     let group = s.grpo_completions.expect("a text task has completions");
     let mask = s.grpo.iter().find(|h| h.name == "mask").unwrap();
     let (g, width) = (4, mask.cols);
-    assert_eq!((group.rows.len(), group.steps), (g, mask.rows));
+    assert_eq!((group.rows.len(), group.steps, group.padded), (g, mask.rows, true));
     let batch = e.grpo.last_batch.as_ref().unwrap();
     for (i, row) in group.rows.iter().enumerate() {
         let j = width - g + i;
@@ -308,7 +308,7 @@ fn the_completions_view_shows_the_last_group_as_the_padded_batch_holds_it() {
         }
     }
     let ppo = s.ppo_completions.expect("PPO's completions");
-    assert!(!ppo.rows.is_empty());
+    assert!(!ppo.rows.is_empty() && !ppo.padded, "PPO's token rollout has no padding");
     for row in &ppo.rows {
         assert!(row.prompt.ends_with('=') && row.values.as_ref().unwrap().len() == row.tokens.len());
         // A whole completion ends where the episode did: at EOS (scored) or at the length limit.

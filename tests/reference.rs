@@ -321,7 +321,7 @@ fn gradients<M: Module>(module: &M, grads: &Gradients) -> Vec<Vec<f32>> {
 }
 
 fn params<M: Module>(module: &M) -> Vec<Vec<f32>> {
-    pollster::block_on(host::read_params(module)).expect("read parameters")
+    pollster::block_on(host::read_params(module, None)).expect("read parameters")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ fn the_reference_refresh_mixes_in_the_policy_by_alpha() {
     let mut c = refreshing_grpo(2, 2);
     c.grpo.ref_model_mixup_alpha = 0.25;
     let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
-    let read = |p: &Policy| block(host::read_params(p)).unwrap();
+    let read = |p: &Policy| block(host::read_params(p, None)).unwrap();
     let initial = read(grpo.reference());
     assert_eq!(initial, read(grpo.policy()), "the reference starts as the policy");
     // Two optimiser steps per update: a refresh at the end of each update, after the second.
@@ -130,7 +130,7 @@ fn the_reference_refresh_counts_optimiser_steps_as_trl_does() {
     // Steps 3 and 6 end the first two updates; step 4 falls inside the second.
     let c = refreshing_grpo(3, 4);
     let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
-    let read = |p: &Policy| block(host::read_params(p)).unwrap();
+    let read = |p: &Policy| block(host::read_params(p, None)).unwrap();
     let initial = read(grpo.reference());
     block(grpo.update()).unwrap();
     assert_eq!(read(grpo.reference()), initial, "3 steps: no refresh yet");
@@ -148,8 +148,12 @@ fn two_seeds_differ_in_their_weights_and_first_actions() {
         c.run.seed = seed;
         let ppo = Ppo::new(&c, &Device::flex().autodiff(), &Device::flex());
         let grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
-        let weights = block(host::read_params(ppo.policy())).unwrap();
-        assert_eq!(weights, block(host::read_params(grpo.policy())).unwrap(), "PPO and GRPO start alike");
+        let weights = block(host::read_params(ppo.policy(), None)).unwrap();
+        assert_eq!(
+            weights,
+            block(host::read_params(grpo.policy(), None)).unwrap(),
+            "PPO and GRPO start alike"
+        );
         // The first actions of a seeded rollout: the envs' first observations and the policy.
         let envs = VecEnv::new(EnvId::CartPole, 64, seed);
         let policy = ppo.policy().valid();

@@ -1,6 +1,6 @@
 // A text task's completions, one row each: the prompt, then the sampled tokens tinted by their
-// advantage, then the padding up to the batch's T (hatched, as the mask leaves it out of the
-// loss), then the row's reward and length. Hover a token for its advantage and, for GRPO, its
+// advantage, then (GRPO's) the padding up to the batch's T (hatched, as the mask leaves it out
+// of the loss), then the row's reward and length. Hover a token for its advantage and, for GRPO, its
 // ratio and KL to the reference, or, for PPO, the critic's value. Drawn on a canvas so that the
 // figure exports as a PNG like the others.
 import { colourScale, drawColourBar } from './heatmaps.js';
@@ -80,7 +80,7 @@ export class CompletionsView {
       for (let t = 0; t < steps; t++) {
         const x = x0 + t * CELL;
         if (t >= row.tokens.length) {
-          hatch(ctx, x, y, CELL - 1, ROW - 2);
+          if (data.padded) hatch(ctx, x, y, CELL - 1, ROW - 2);
           continue;
         }
         const [r, g, b] = scale.colour(row.advantages[t]);
@@ -103,6 +103,10 @@ export class CompletionsView {
       const t = Math.floor((px - x0) / CELL);
       const row = rows[i];
       if (!row || t < 0 || t >= steps) {
+        this.tip.hidden = true;
+        return;
+      }
+      if (t >= row.tokens.length && !data.padded) {
         this.tip.hidden = true;
         return;
       }

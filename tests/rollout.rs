@@ -9,13 +9,26 @@ use playground::host;
 use playground::policy::{Policy, Sampling, StochasticPolicy};
 use playground::ppo::ActorCritic;
 use playground::ppo::Ppo;
-use playground::rollout::{VecEnv, collect_group, collect_rollout};
+use playground::rollout::{Rollout, VecEnv, collect_group, collect_rollout};
 use playground::train::Algorithm;
 use playground::value::Critic;
 use rand::SeedableRng;
 
 fn block<T>(f: impl Future<Output = T>) -> T {
     pollster::block_on(f)
+}
+
+/// A `(T, N)` rollout of `steps` steps of an actor and a critic.
+fn rollout(
+    policy: &Policy,
+    critic: &Critic,
+    envs: &mut VecEnv,
+    steps: usize,
+    rng: &mut Rng,
+    device: &Device,
+) -> Rollout {
+    let agent = ActorCritic { actor: policy.clone(), critic: critic.clone() };
+    block(collect_rollout(&agent, envs, steps, rng, device)).unwrap()
 }
 
 /// Pendulum is only ever truncated (at 200 steps): a 210-step rollout of 2 envs truncates each
@@ -30,14 +43,7 @@ fn truncation_values_come_from_the_final_observation_before_the_reset() {
     let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
     let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
     let mut envs = VecEnv::new(env, n, seed);
-    let r = block(collect_rollout(
-        &ActorCritic { actor: policy.clone(), critic: critic.clone() },
-        &mut envs,
-        steps,
-        &mut rng,
-        &device,
-    ))
-    .unwrap();
+    let r = rollout(&policy, &critic, &mut envs, steps, &mut rng, &device);
     let d = env.observation_dim();
     let value = |obs: &[f32]| {
         block(host::read(critic.forward(host::matrix(obs.to_vec(), 1, d, &device)))).unwrap()[0]
@@ -184,14 +190,7 @@ fn continuous_actions_reach_the_env_clipped_and_stay_unclipped_in_the_buffer() {
     let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
     let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
     let mut envs = VecEnv::new(env, 2, 3);
-    let r = block(collect_rollout(
-        &ActorCritic { actor: policy.clone(), critic: critic.clone() },
-        &mut envs,
-        100,
-        &mut rng,
-        &device,
-    ))
-    .unwrap();
+    let r = rollout(&policy, &critic, &mut envs, 100, &mut rng, &device);
     let outside = r.actions.iter().filter(|a| a.abs() > 1.0).count();
     assert!(outside > 10, "a fresh Gaussian policy (σ = 1) samples outside [−1, 1]: {outside}");
     for (i, (&a, &reward)) in r.actions.iter().zip(&r.rewards).enumerate() {
@@ -223,14 +222,7 @@ fn normalised_observations_are_standardised_and_frozen_for_evaluation() {
     let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
     let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
     let mut envs = VecEnv::new(env, 8, 1).with_observation_normalization();
-    let r = block(collect_rollout(
-        &ActorCritic { actor: policy.clone(), critic: critic.clone() },
-        &mut envs,
-        200,
-        &mut rng,
-        &device,
-    ))
-    .unwrap();
+    let r = rollout(&policy, &critic, &mut envs, 200, &mut rng, &device);
     for j in 0..2 {
         let xs: Vec<f64> = r.observations.iter().skip(j).step_by(2).map(|&x| x as f64).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;

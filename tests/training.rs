@@ -101,7 +101,8 @@ fn grpo_warm_starts_from_the_same_runs_ppo_policy() {
     let mut ppo = Ppo::new(&c, &learner, &acting);
     pollster::block_on(ppo.update()).unwrap();
     pollster::block_on(ppo.update()).unwrap();
-    let read = |p: &playground::policy::Policy| pollster::block_on(playground::host::read_params(p, None)).unwrap();
+    let read =
+        |p: &playground::policy::Policy| pollster::block_on(playground::host::read_params(p, None)).unwrap();
     let expected = read(ppo.policy());
 
     let mut grpo = Grpo::new(&c, &learner, &acting);

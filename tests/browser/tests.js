@@ -698,6 +698,19 @@ test('the embed snippet names one figure; the embed links back without it', asyn
   await embed.close();
 });
 
+test('figure=completions embeds a text task\'s completions alone, replayed from the link', async (ctx) => {
+  const page = await ctx.browser.newPage({ viewport: { width: 760, height: 700 } });
+  await page.goto(`${ctx.url}/#${LM}&backend=cpu&run=2&figure=completions`);
+  await page.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  await page.waitForSelector('#completions-grpo canvas.completions-canvas');
+  const shown = await page.evaluate(() =>
+    [...document.querySelectorAll('.figures > figure')].filter((f) => f.offsetParent !== null).map((f) => f.id),
+  );
+  assert.deepEqual(shown, ['fig-completions']);
+  assert.equal((await page.evaluate(() => window.playground.snapshot())).grpo_completions.rows.length, 8);
+  await page.close();
+});
+
 test('the environment replay: the trajectory select and the slider change the frame', async (ctx) => {
   const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   await step(page, 1);

@@ -291,8 +291,9 @@ impl RunConfig {
     /// The keys that matter for text tasks only.
     pub const TEXT_KEYS: [&'static str; 5] =
         ["lora_rank", "lora_alpha", "temperature", "text_reward", "format_penalty"];
-    /// The keys text tasks ignore: their model is the shipped base's architecture.
-    pub const CONTROL_KEYS: [&'static str; 2] = ["width", "depth"];
+    /// The keys text tasks ignore: their model is the shipped base's architecture, and their
+    /// observations are token ids, which are not standardised.
+    pub const CONTROL_KEYS: [&'static str; 3] = ["width", "depth", "ppo.norm_obs"];
 
     /// Whether `key` (any experiment key) changes a run on `env`; the page hides the others.
     pub fn applies(key: &str, env: EnvId) -> bool {

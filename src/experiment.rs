@@ -149,7 +149,9 @@ impl Experiment {
     pub fn with_evaluations(mut self) -> Self {
         let total = self.config.run.total_steps;
         let every = |per_update: u64| (total / PAGE_EVALS / per_update).max(1) as usize;
-        let of = |every| Some(Evaluation::of(&self.config.run, PAGE_EVAL_EPISODES, every));
+        let of = |every| {
+            Some(Evaluation { at_end: true, ..Evaluation::of(&self.config.run, PAGE_EVAL_EPISODES, every) })
+        };
         self.ppo_track.evaluation = of(every(self.ppo.max_steps_per_update()));
         self.grpo_track.evaluation = of(every(self.grpo.max_steps_per_update()));
         self

@@ -260,6 +260,8 @@ pub struct GrpoLoss {
     pub kl: Tensor<1>,
     /// The importance weights per cell, `(T, G_mb)` (per trajectory, broadcast, with GSPO).
     pub ratio: Tensor<2>,
+    /// The k3 KL to the reference per cell, `(T, G_mb)`, 0 in padding (`None` when `beta = 0`).
+    pub kl_per_cell: Option<Tensor<2>>,
 }
 
 /// The policy objective plus `beta`·k3 KL per step, aggregated over valid steps by `loss_type`,
@@ -282,13 +284,13 @@ pub fn grpo_loss<P: StochasticPolicy>(
     let log_ratio = log_probs.clone() - zero_padding(mb.log_probs, &mask);
     let (mut per_step, weights) =
         policy_objective(log_probs.clone(), log_ratio.clone(), mb.advantages.clone(), &mask, c);
-    let kl = match mb.ref_log_probs {
+    let (kl, kl_per_cell) = match mb.ref_log_probs {
         Some(ref_log_probs) => {
             let kl = kl_k3(log_probs, zero_padding(ref_log_probs, &mask));
             per_step = per_step + kl.clone() * c.beta;
-            masked_mean(kl.inner(), plain_mask.clone())
+            (masked_mean(kl.clone().inner(), plain_mask.clone()), Some(kl.inner()))
         }
-        None => Tensor::zeros([1], &plain_mask.device()),
+        None => (Tensor::zeros([1], &plain_mask.device()), None),
     };
     let entropy = zero_padding(entropy, &mask);
     let mut loss = aggregate(per_step, mask.clone(), c.loss_type, horizon, batch_valid_steps);
@@ -310,17 +312,18 @@ pub fn grpo_loss<P: StochasticPolicy>(
         clip_ratio: clip_ratios(weights.clone().inner(), mb.advantages.inner(), plain_mask, c),
         kl,
         ratio: weights.inner(),
+        kl_per_cell,
     }
 }
 
 /// The last update's batch, for inspection: the padded tensors, the advantages, and the
-/// ratios `π/π_old` the last pass saw.
+/// importance weights and KL the last pass saw (each minibatch's, before its optimiser step).
 #[derive(Clone, Debug)]
 pub struct GrpoBatch {
     pub padded: Padded,
     pub advantages: Vec<f32>,
     pub ratios: Vec<f32>,
-    /// Each valid cell's k3 KL to the reference after the last pass (`None` when `beta = 0`).
+    /// Each cell's k3 KL to the reference in the last pass, 0 in padding (`None` when `beta = 0`).
     pub kl: Option<Vec<f32>>,
     pub trajectories: Vec<Trajectory>,
 }
@@ -565,42 +568,36 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
                     ("kl", l.kl),
                 ]);
                 if iteration + 1 == c.num_iterations {
-                    last_ratio_reads.push((mb, l.ratio));
+                    last_ratio_reads.push((mb, l.ratio, l.kl_per_cell));
                 }
             }
         }
         let mut reads = Reads::new();
         reads.push(step_stats.means());
-        let ref_read = ref_log_probs.map(|r| reads.push(r.inner()));
-        for (_, ratio) in &last_ratio_reads {
+        for (_, ratio, kl) in &last_ratio_reads {
             reads.push(ratio.clone());
+            if let Some(kl) = kl {
+                reads.push(kl.clone());
+            }
         }
         let mut read = reads.execute().await?.into_iter();
         let means = step_stats.named(read.next().expect("stats were queued"));
-        let ref_log_probs = ref_read.map(|_| read.next().expect("reference log-probs were queued"));
-        // Reassemble the last pass's ratios into one (T, G) matrix.
+        // Reassemble the last pass's minibatch columns into (T, G) matrices.
         let mut ratios = vec![0f32; steps * g];
-        for ((mb, _), values) in last_ratio_reads.iter().zip(read) {
+        let mut kl = (c.beta > 0.0).then(|| vec![0f32; steps * g]);
+        let place = |into: &mut [f32], mb: &[usize], values: Vec<f32>| {
             for (col, &j) in mb.iter().enumerate() {
                 for t in 0..steps {
-                    ratios[t * g + j] = values[t * mb.len() + col];
+                    into[t * g + j] = values[t * mb.len() + col];
                 }
             }
+        };
+        for (mb, _, kl_read) in &last_ratio_reads {
+            place(&mut ratios, mb, read.next().expect("ratios were queued"));
+            if let (Some(kl), Some(_)) = (kl.as_mut(), kl_read) {
+                place(kl, mb, read.next().expect("KL was queued"));
+            }
         }
-        // Each valid cell's k3 KL to the reference under the last pass's policy, whose log-prob
-        // is the old one plus the log of its ratio: what the penalty averaged, cell by cell.
-        let kl = ref_log_probs.map(|reference| {
-            (0..steps * g)
-                .map(|i| match padded.mask[i] > 0.0 {
-                    true => {
-                        let d = (reference[i] - (padded.log_probs[i] + ratios[i].ln())) as f64;
-                        // `e^d − d − 1 ≥ 0`; near d = 0 rounding could take it below.
-                        (d.exp_m1() - d).max(0.0) as f32
-                    }
-                    false => 0.0,
-                })
-                .collect()
-        });
         let t3 = Instant::now();
 
         self.updates += 1;

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use web_time::Instant;
 
 use crate::Rng;
-use crate::config::{ExperimentConfig, PpoConfig};
+use crate::config::{ExperimentConfig, PpoConfig, RunConfig};
 use crate::host::{self, ActingCopy, Reads};
 use crate::learner::{self, Optimizer};
 use crate::metrics::{UpdateMetrics, mean};
@@ -193,7 +193,9 @@ impl Ppo<Policy> {
             optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
             envs: {
                 let envs = VecEnv::new(run.env_spec(), cfg.num_envs, run.seed);
-                let envs = if cfg.norm_obs { envs.with_observation_normalization() } else { envs };
+                // Not for a text task: its observations are token ids (`RunConfig::CONTROL_KEYS`).
+                let norm_obs = cfg.norm_obs && RunConfig::applies("ppo.norm_obs", run.env);
+                let envs = if norm_obs { envs.with_observation_normalization() } else { envs };
                 if cfg.norm_reward { envs.with_reward_scaling(cfg.gamma) } else { envs }
             },
             config: cfg,

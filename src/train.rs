@@ -77,20 +77,22 @@ pub trait Algorithm {
     async fn acting_policy(&self) -> Result<(Self::Policy, Device), DeviceError>;
 }
 
-/// A deterministic evaluation ([`eval::evaluate`]) due every `every` updates and after the
-/// last: episode `i` starts from `reset(seed + i)` (a text task's held-out prompts).
+/// A deterministic evaluation ([`eval::evaluate`]) due every `every` updates, and after the
+/// last one too when `at_end` (the page's curves; the CLI evaluates its final policy apart):
+/// episode `i` starts from `reset(seed + i)` (a text task's held-out prompts).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
     pub env: EnvId,
     pub episodes: usize,
     pub every: usize,
+    pub at_end: bool,
     pub seed: u64,
 }
 
 impl Evaluation {
     /// `episodes` every `every` updates of a run of `run`, from seeds past any it trains on.
     pub fn of(run: &RunConfig, episodes: usize, every: usize) -> Self {
-        Self { env: run.env, episodes, every, seed: run.seed + 1_000_000 }
+        Self { env: run.env, episodes, every, at_end: false, seed: run.seed + 1_000_000 }
     }
 
     /// Play the policy of `alg` as it is now; the returns of the episodes.
@@ -102,6 +104,6 @@ impl Evaluation {
 
     /// Whether an evaluation follows `update` (the last of the run when `last`).
     pub fn due(&self, update: usize, last: bool) -> bool {
-        self.every > 0 && self.episodes > 0 && (last || update.is_multiple_of(self.every))
+        self.every > 0 && self.episodes > 0 && (last && self.at_end || update.is_multiple_of(self.every))
     }
 }

@@ -1,8 +1,9 @@
 //! The page's entry points, called from its Web Worker (`www/js/worker.js`).
 //!
-//! The worker owns the sessions (one experiment each: PPO and GRPO side by side) and calls these
-//! functions one at a time. Everything crosses as plain JSON-compatible values. All device reads
-//! are async, as WebGPU requires.
+//! The worker owns the sessions (one experiment each, advancing PPO, GRPO or both) and calls
+//! these functions one at a time. Results cross as JSON text parsed into plain values, except a
+//! snapshot's numeric arrays (typed arrays, see [`snapshot`]); a base model's bytes come in as a
+//! `Uint8Array`. All device reads are async, as WebGPU requires.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -220,7 +221,11 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     if text {
         experiment = experiment.with_evaluations();
     }
-    let start_eval = experiment.evaluate_start().await.map_err(|e| JsError::new(&e.to_string()))?;
+    // Both algorithms start from the same policy: one worker (GRPO's, or the only one) evaluates it.
+    let start_eval = match algos {
+        Algos::Ppo => None,
+        _ => experiment.evaluate_start().await.map_err(|e| JsError::new(&e.to_string()))?,
+    };
     let id = WORKER.with_borrow_mut(|w| {
         w.next_id += 1;
         w.sessions.insert(w.next_id, Some(experiment));
@@ -229,50 +234,33 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     to_js(&Created { id, backend, adapter, note, fragment, start_eval })
 }
 
-/// One worker's timings for `backend=auto`: milliseconds of each update after the warm-up.
+/// What timing one backend gave one worker (`backend=auto`).
 #[derive(Debug, Default, Serialize, serde::Deserialize)]
-struct Timings {
-    cpu: Vec<f64>,
-    /// `None` when WebGPU is unavailable.
-    webgpu: Option<Vec<f64>>,
-    /// Why WebGPU could not be timed: an error.
-    webgpu_error: Option<String>,
-    /// Why WebGPU was timed on fewer updates: it was too slow to wait for.
-    webgpu_note: Option<String>,
-}
-
-/// What timing one backend gave: milliseconds of each update after the warm-up and of the
-/// warm-up's, and why timing stopped early if it did.
-#[derive(Default)]
-struct Timed {
-    updates: Vec<f64>,
-    warmup: Vec<f64>,
-    stopped: Option<String>,
-}
-
-impl Timed {
-    /// The updates timed after the warm-up, or, where timing stopped before any, the warm-up's.
-    fn figures(self) -> Vec<f64> {
-        if self.updates.is_empty() { self.warmup } else { self.updates }
-    }
+struct Timing {
+    /// Whether the backend exists here (WebGPU may not).
+    available: bool,
+    /// Milliseconds of each update timed after the warm-up, or of the warm-up where timing
+    /// stopped before any (see `note`).
+    figures: Vec<f64>,
+    /// Milliseconds of all the updates run, warm-up included.
+    total_ms: f64,
+    /// Why fewer updates were timed: the backend was too slow to wait for.
+    note: Option<String>,
+    /// Why it could not be timed: an update failed.
+    error: Option<String>,
 }
 
 /// The experiment of `url`, advancing `algos`, timed for a few updates on the learner `device`
 /// (an update's time: the algorithms' own, summed); timing stops early once the updates have
 /// taken more than `limit_ms` in all.
-async fn time_updates(
-    config: ExperimentConfig,
-    device: &Device,
-    algos: Algos,
-    limit_ms: f64,
-) -> Result<Timed, String> {
+async fn time_updates(config: ExperimentConfig, device: &Device, algos: Algos, limit_ms: f64) -> Timing {
     use crate::backend::{MEASURED_UPDATES, WARMUP_UPDATES};
     let mut e = Experiment::new(config, device, &Device::flex()).with_algos(algos);
-    let mut timed = Timed::default();
+    let (mut warmup, mut timed, mut note) = (Vec::new(), Vec::new(), None);
     for i in 0..WARMUP_UPDATES + MEASURED_UPDATES {
-        let total: f64 = timed.warmup.iter().chain(&timed.updates).sum();
+        let total: f64 = warmup.iter().chain(&timed).sum();
         if total > limit_ms {
-            timed.stopped = Some(format!(
+            note = Some(format!(
                 "timed on {i} update(s) only: they took {total:.0} ms, over the {limit_ms:.0} ms allowed"
             ));
             break;
@@ -282,43 +270,54 @@ async fn time_updates(
         }
         let r = e.step().await;
         if let Some(error) = r.ppo_error.or(r.grpo_error) {
-            return Err(error);
+            return Timing { available: true, error: Some(error), ..Timing::default() };
         }
         let own =
             [r.ppo, r.grpo].iter().flatten().map(|m| (m.rollout_s + m.advantage_s + m.update_s) * 1e3).sum();
-        if i < WARMUP_UPDATES { &mut timed.warmup } else { &mut timed.updates }.push(own);
+        if i < WARMUP_UPDATES { &mut warmup } else { &mut timed }.push(own);
     }
-    Ok(timed)
+    let total_ms = warmup.iter().chain(&timed).sum();
+    let figures = if timed.is_empty() { warmup } else { timed };
+    Timing { available: true, figures, total_ms, note, error: None }
 }
 
 /// `backend=auto`: time a few updates of the link's experiment (the `algos` this worker
-/// advances) on the CPU and on WebGPU, in separate runs dropped afterwards. Without WebGPU
-/// nothing is timed.
-#[wasm_bindgen(js_name = measureBackends)]
-pub async fn measure_backends(url: String, algos: String) -> Result<JsValue, JsError> {
+/// advances) on `backend` (`cpu` or `webgpu`), in a run dropped afterwards. WebGPU's timing
+/// stops once it has taken [`crate::backend::SLOWER_LIMIT`] times `cpu_total_ms` (the CPU's
+/// whole measurement), and not before [`crate::backend::MIN_LIMIT_MS`]. The page times the
+/// CPU in both workers first, then WebGPU in both, so that neither disturbs the other's figure.
+#[wasm_bindgen(js_name = timeBackend)]
+pub async fn time_backend(
+    url: String,
+    algos: String,
+    backend: String,
+    cpu_total_ms: f64,
+) -> Result<JsValue, JsError> {
     let algos = Algos::parse(&algos).map_err(|e| JsError::new(&e))?;
     let config = share::parse(&url).config;
-    probe_webgpu().await?;
-    let Some(webgpu) = WORKER.with_borrow(|w| w.webgpu.as_ref().and_then(|w| w.device.clone())) else {
-        return to_js(&Timings::default());
+    let timing = match backend.as_str() {
+        "cpu" => time_updates(config, &Device::flex().autodiff(), algos, f64::INFINITY).await,
+        "webgpu" => {
+            probe_webgpu().await?;
+            match WORKER.with_borrow(|w| w.webgpu.as_ref().and_then(|w| w.device.clone())) {
+                None => Timing::default(),
+                Some(device) => {
+                    let limit =
+                        (crate::backend::SLOWER_LIMIT * cpu_total_ms).max(crate::backend::MIN_LIMIT_MS);
+                    time_updates(config, &device, algos, limit).await
+                }
+            }
+        }
+        other => return Err(JsError::new(&format!("no backend {other:?}"))),
     };
-    let cpu = time_updates(config.clone(), &Device::flex().autodiff(), algos, f64::INFINITY)
-        .await
-        .map_err(|e| JsError::new(&e))?;
-    // A backend far slower than the CPU (a software adapter) is not timed to the end: the page
-    // would wait seconds for a choice already clear.
-    let cpu_total: f64 = cpu.warmup.iter().chain(&cpu.updates).sum();
-    let limit = (crate::backend::SLOWER_LIMIT * cpu_total).max(crate::backend::MIN_LIMIT_MS);
-    let timings = match time_updates(config, &webgpu, algos, limit).await {
-        Ok(timed) => Timings {
-            webgpu_note: timed.stopped.clone(),
-            webgpu: Some(timed.figures()),
-            cpu: cpu.figures(),
-            webgpu_error: None,
-        },
-        Err(e) => Timings { cpu: cpu.figures(), webgpu: None, webgpu_error: Some(e), webgpu_note: None },
-    };
-    to_js(&timings)
+    to_js(&timing)
+}
+
+/// One worker's timings of both backends.
+#[derive(serde::Deserialize)]
+struct LaneTimings {
+    cpu: Timing,
+    webgpu: Timing,
 }
 
 #[derive(Serialize)]
@@ -334,31 +333,37 @@ pub fn backend_is_auto(url: &str) -> bool {
     share::parse(url).config.run.backend == BackendChoice::Auto
 }
 
-/// Choose the backend from every worker's [`measure_backends`] (their timings summed update by
-/// update: an experiment's update is both algorithms'), and resolve the link to it.
+/// Choose the backend from every worker's [`time_backend`] figures (summed update by update: an
+/// experiment's update is both algorithms'), or the CPU where timing itself `failed` (a worker
+/// crashed), and resolve the link to it.
 #[wasm_bindgen(js_name = chooseBackend)]
-pub fn choose_backend(url: &str, timings: JsValue) -> Result<JsValue, JsError> {
-    let lanes: Vec<Timings> = serde_wasm_bindgen::from_value(timings)?;
+pub fn choose_backend(url: &str, timings: JsValue, failed: Option<String>) -> Result<JsValue, JsError> {
+    use crate::backend::{Choice, choose};
+    let lanes: Vec<LaneTimings> = serde_wasm_bindgen::from_value(timings)?;
     let sum = |per_lane: Vec<&[f64]>| -> Vec<f64> {
         let n = per_lane.iter().map(|t| t.len()).min().unwrap_or(0);
         (0..n).map(|i| per_lane.iter().map(|t| t[i]).sum()).collect()
     };
-    let cpu = sum(lanes.iter().map(|l| l.cpu.as_slice()).collect());
-    let error = lanes.iter().find_map(|l| l.webgpu_error.clone());
-    let webgpu = match lanes.iter().map(|l| l.webgpu.as_deref()).collect::<Option<Vec<_>>>() {
-        _ if error.is_some() => None,
-        Some(per_lane) => Some(sum(per_lane)),
-        None => None,
+    let cpu_only = |reason: String| Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason };
+    let choice = if let Some(why) = failed {
+        cpu_only(format!("the CPU: timing failed ({why})"))
+    } else if let Some(e) = lanes.iter().find_map(|l| l.cpu.error.clone()) {
+        cpu_only(format!("the CPU: an update failed while it was being timed ({e})"))
+    } else {
+        let cpu = sum(lanes.iter().map(|l| l.cpu.figures.as_slice()).collect());
+        let webgpu = if lanes.iter().any(|l| !l.webgpu.available) {
+            None
+        } else if let Some(e) = lanes.iter().find_map(|l| l.webgpu.error.as_deref()) {
+            Some(Err(e))
+        } else {
+            Some(Ok(sum(lanes.iter().map(|l| l.webgpu.figures.as_slice()).collect())))
+        };
+        let mut choice = choose(&cpu, webgpu.as_ref().map(|w| w.as_ref().map(Vec::as_slice).map_err(|e| *e)));
+        if let Some(note) = lanes.iter().find_map(|l| l.webgpu.note.clone()) {
+            choice.reason = format!("{}; WebGPU was {note}", choice.reason);
+        }
+        choice
     };
-    let measured = match (&error, &webgpu) {
-        (Some(e), _) => Some(Err(e.as_str())),
-        (None, Some(ms)) => Some(Ok(ms.as_slice())),
-        (None, None) => None,
-    };
-    let mut choice = crate::backend::choose(&cpu, measured);
-    if let Some(note) = lanes.iter().find_map(|l| l.webgpu_note.clone()) {
-        choice.reason = format!("{}; WebGPU was {note}", choice.reason);
-    }
     let mut config = share::parse(url).config;
     config.run.backend = if choice.backend == "webgpu" { BackendChoice::WebGpu } else { BackendChoice::Cpu };
     to_js(&Chosen { fragment: share::to_fragment(&config, &[]), choice })

@@ -376,3 +376,17 @@ fn temperature_divides_the_logits_when_sampling_and_when_scoring() {
     let m = pollster::block_on(grpo.update()).unwrap();
     assert!(m.approx_kl.abs() < 1e-6 && m.kl.unwrap() < 1e-6 && m.clip_fraction == 0.0, "{m:?}");
 }
+
+#[test]
+fn a_text_task_ignores_observation_normalisation() {
+    // Its observations are token ids: standardising them would feed the model non-tokens.
+    let device = Device::flex();
+    let run = |norm_obs: bool| {
+        let mut c = config(EnvId::LmReverse);
+        c.ppo.norm_obs = norm_obs;
+        let mut ppo = Ppo::new(&c, &device.clone().autodiff(), &device);
+        pollster::block_on(ppo.update()).unwrap().without_timings()
+    };
+    assert_eq!(run(true), run(false));
+    assert!(!playground::config::RunConfig::applies("ppo.norm_obs", EnvId::LmReverse));
+}

@@ -37,6 +37,9 @@ const state = {
   lastError: null,
   snapshot: null,
   choice: null, // how backend=auto chose, if it did
+  startEval: null, // a text task's held-out accuracy of the base, where both algorithms start
+  resetting: null, // a Promise while a reset creates the new runs: Step and Run wait for it
+  timingCrashed: null, // why backend=auto no longer times (a worker crashed while timing)
   build: null, // {version, commit}: what made every figure on the page
   notice: null, // the opened link's version notice, if its code has changed since
   embed: null, // {figure, started} when the page is an embedded figure
@@ -133,10 +136,10 @@ function drawNext() {
   if (name === 'status') {
     $('status').textContent = statusText();
     $('btn-run').textContent = state.running ? 'Pause' : 'Run';
-    $('btn-run').disabled = state.done && !state.running;
-    $('btn-step').disabled = state.running || state.done;
+    $('btn-run').disabled = (state.done && !state.running) || !!state.resetting;
+    $('btn-step').disabled = state.running || state.done || !!state.resetting;
     renderTiming();
-  } else if (name === 'curves') charts.updateCurves(state.history, state.created?.start_eval ?? null);
+  } else if (name === 'curves') charts.updateCurves(state.history, state.startEval);
   else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), 3);
   else if (name === 'tensors') {
     heatmaps.render($('heatmaps-ppo'), state.snapshot?.ppo);
@@ -252,7 +255,20 @@ function onEvent(algo, name, data) {
 
 // ---------------------------------------------------------------- actions
 
-async function reset(fragment, { fromUrl = false } = {}) {
+async function reset(fragment, options) {
+  // Step and Run wait for a reset in progress, rather than advancing the runs it replaces.
+  const done = resetNow(fragment, options);
+  state.resetting = done;
+  render();
+  try {
+    return await done;
+  } finally {
+    if (state.resetting === done) state.resetting = null;
+    render();
+  }
+}
+
+async function resetNow(fragment, { fromUrl = false } = {}) {
   await pause();
   const parsed = await bridge.call('parseUrl', { url: fragment });
   if (fromUrl) showNotice(parsed.notice);
@@ -279,7 +295,10 @@ async function reset(fragment, { fromUrl = false } = {}) {
     created = made.map((m) => m.value);
   } catch (e) {
     const kept = state.session === null ? '' : ' The runs on the page are unchanged.';
-    if (state.session === null) controls.loadFragment(parsed.fragment);
+    if (state.session === null) {
+      controls.loadFragment(parsed.fragment);
+      showEnv();
+    }
     fail(`Could not start the experiment: ${e.message}.${kept}`);
     return parsed;
   }
@@ -298,28 +317,49 @@ async function reset(fragment, { fromUrl = false } = {}) {
     snapshot: null,
     choice,
     created: created[0],
+    startEval: created.find((c) => c.start_eval !== null && c.start_eval !== undefined)?.start_eval ?? null,
     session: ONE_WORKER ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id } : { ppo: created[0].id, grpo: created[1].id },
   });
   showChoice();
   if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
-  const env = controls.value('env');
-  envView.setEnv(env);
-  // A text task shows its completions and held-out accuracy instead of an env replay.
-  document.body.classList.toggle('text-task', controls.isText(env));
+  showEnv();
   invalidate();
   return parsed;
 }
 
+/** The form's environment on the page: its replay, or, for a text task, its completions and
+ *  held-out accuracy instead. */
+function showEnv() {
+  const env = controls.value('env');
+  envView.setEnv(env);
+  document.body.classList.toggle('text-task', controls.isText(env));
+}
+
 /** `backend=auto`: time a few updates of this experiment on the CPU and on WebGPU (each worker
- *  its own algorithm) and choose the faster; `{url, choice}`: the link with the backend
- *  resolved, which the run and its shared URL then carry, and how it was chosen (null when the
- *  link named a backend). */
+ *  its own algorithm; the CPU in both first, then WebGPU in both, so that neither figure is taken
+ *  beside the other backend's work) and choose the faster; `{url, choice}`: the link with the
+ *  backend resolved, which the run and its shared URL then carry, and how it was chosen (null
+ *  when the link named a backend). If timing fails, the CPU, saying why; after a worker crashed
+ *  while timing, the page does not time again. */
 async function resolveBackend(url) {
   if (!(await bridge.call('backendIsAuto', { url }))) return { url, choice: null };
-  $('status').textContent = 'backend=auto: timing a few updates on the CPU and on WebGPU…';
-  const timings = await Promise.all(lanes().map(([w, lane]) => w.call('measure', { url, algos: lane })));
-  const chosen = await bridge.call('chooseBackend', { url, timings });
-  return { url: chosen.fragment, choice: chosen.choice };
+  const resolve = async (timings, failed = null) => {
+    const chosen = await bridge.call('chooseBackend', { url, timings, failed });
+    return { url: chosen.fragment, choice: chosen.choice };
+  };
+  if (state.timingCrashed) return resolve([], state.timingCrashed);
+  try {
+    const time = (backend, totals) =>
+      Promise.all(lanes().map(([w, lane], i) => w.call('timeBackend', { url, algos: lane, backend, cpuTotalMs: totals?.[i] ?? 0 })));
+    $('status').textContent = 'backend=auto: timing a few updates on the CPU…';
+    const cpu = await time('cpu');
+    $('status').textContent = 'backend=auto: timing a few updates on WebGPU…';
+    const webgpu = await time('webgpu', cpu.map((t) => t.total_ms));
+    return await resolve(cpu.map((c, i) => ({ cpu: c, webgpu: webgpu[i] })));
+  } catch (e) {
+    if (e.crashed) state.timingCrashed = `a worker crashed while timing: ${e.message}`;
+    return resolve([], state.timingCrashed ?? e.message);
+  }
 }
 
 function showChoice() {
@@ -330,6 +370,7 @@ function showChoice() {
 }
 
 async function step(n = 1) {
+  if (state.resetting) await state.resetting;
   if (state.session === null) throw new Error('no experiment is loaded');
   const session = state.session;
   try {
@@ -344,6 +385,7 @@ async function step(n = 1) {
 let runStopped = Promise.resolve();
 
 function run() {
+  if (state.resetting) return state.resetting.then(() => run());
   if (state.running || state.session === null || state.done) return runStopped;
   state.running = true;
   render();
@@ -411,7 +453,8 @@ function whenVisible(el) {
   });
 }
 
-/** `snapshot` with JSON-like values only (see `window.playground.snapshot`). */
+/** `snapshot` with JSON-like values only (see `window.playground.snapshot`); as in JSON, a NaN
+ *  or an infinity becomes null. */
 function plain(snapshot) {
   return JSON.parse(
     JSON.stringify(snapshot, (key, value) => {
@@ -502,10 +545,10 @@ window.playground = {
   /** The last snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one
    *  array per step. */
   snapshot: () => plain(state.snapshot),
-  /** The latest snapshots' transport times, `[{algo, typed, core_ms, total_ms}]`. */
+  /** The latest snapshots' transport times, `[{algo, transport, core_ms, total_ms}]`. */
   transfers: () => structuredClone(transfers),
   /** A text task's held-out accuracy of the base, where both algorithms start (else null). */
-  startEval: () => state.created?.start_eval ?? null,
+  startEval: () => state.startEval,
   // Calls made before the page has started wait for it, as a script author expects.
   step: async (n = 1) => (await started, step(n)),
   run: async () => (await started, run()),

@@ -111,12 +111,12 @@ async function handle(id, method, args) {
       case 'backendIsAuto':
         result = core.backendIsAuto(args.url);
         break;
-      case 'measure':
+      case 'timeBackend':
         await loadBase(args.url);
-        result = await core.measureBackends(args.url, args.algos ?? 'both');
+        result = await core.timeBackend(args.url, args.algos ?? 'both', args.backend, args.cpuTotalMs ?? 0);
         break;
       case 'chooseBackend':
-        result = core.chooseBackend(args.url, args.timings);
+        result = core.chooseBackend(args.url, args.timings, args.failed ?? undefined);
         break;
       case 'probeWebGpu': {
         result = await core.probeWebGpu();

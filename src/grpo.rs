@@ -328,7 +328,8 @@ pub struct GrpoBatch {
     pub trajectories: Vec<Trajectory>,
 }
 
-/// A GRPO run: the policy, its frozen reference, its optimiser and its RNG.
+/// A GRPO run: the policy, its frozen reference (kept on the learner's autodiff device, to be
+/// scored as the policy is; never differentiated), its optimiser and its RNG.
 pub struct Grpo<P: StochasticPolicy> {
     config: GrpoConfig,
     /// The env as this run configures it (its id, and a text task's scoring).
@@ -374,7 +375,7 @@ impl Grpo<Policy> {
         Self {
             total_steps: run.total_steps,
             optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
-            reference: policy.valid(),
+            reference: policy.clone(),
             acting: ActingCopy::new(device, acting_device, |d| make(d, &mut Rng::seed_from_u64(0))),
             policy,
             config: cfg,
@@ -413,7 +414,7 @@ impl<P: StochasticPolicy> Grpo<P> {
         }
         self.warm_start_env_steps = ppo.env_steps();
         self.policy = ppo.policy().clone();
-        self.reference = self.policy.valid();
+        self.reference = self.policy.clone();
         Ok(())
     }
 
@@ -421,7 +422,7 @@ impl<P: StochasticPolicy> Grpo<P> {
     async fn sync_reference(&mut self) -> Result<(), TrainError> {
         let alpha = self.config.ref_model_mixup_alpha;
         if alpha == 1.0 {
-            self.reference = self.policy.valid();
+            self.reference = self.policy.clone();
             return Ok(());
         }
         // The frozen weights (a LoRA model's base) are the same in both: only the trainable mix.
@@ -438,8 +439,7 @@ impl<P: StochasticPolicy> Grpo<P> {
                     .collect()
             })
             .collect();
-        let device = self.device.clone().inner();
-        self.reference = host::load_params(self.reference.clone(), mixed, &device, only.as_deref());
+        self.reference = host::load_params(self.reference.clone(), mixed, &self.device, only.as_deref());
         Ok(())
     }
 }
@@ -522,8 +522,13 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         }
         let batch_valid_steps = loss_mask.iter().filter(|&&m| m > 0.0).count();
         let mask = host::matrix(loss_mask, steps, g, d);
+        // The reference is scored through the same (autodiff) path as the policy, then detached:
+        // while the policy is still the reference, both give the same bits and the KL's gradient
+        // is exactly zero. Scored on the plain device, they differed by float rounding, and when
+        // no group had a signal Adam scaled that ~1e-8 gradient into full learning-rate steps,
+        // the KL growing to tens within the update (tests/lm.rs).
         let ref_log_probs = (c.beta > 0.0)
-            .then(|| self.reference.evaluate_padded(obs.clone().inner(), actions.clone().inner()).0);
+            .then(|| self.reference.evaluate_padded(obs.clone(), actions.clone()).0.detach().inner());
 
         let mut step_stats = learner::StepStats::default();
         let mut last_ratio_reads = Vec::new();

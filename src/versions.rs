@@ -101,6 +101,13 @@ pub const VERSIONS: &[Version] = &[
         ],
         code: "",
     },
+    Version {
+        number: 4,
+        defaults: &[],
+        code: "GRPO scores its reference policy through the same path as the policy, so that a policy \
+           still at its reference has exactly zero KL gradient (before, float rounding between the \
+           two passes, scaled by Adam, moved the policy in updates where no group had a signal)",
+    },
 ];
 
 /// The newest version of a release table: 1 plus its entries.

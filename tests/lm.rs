@@ -390,3 +390,26 @@ fn a_text_task_ignores_observation_normalisation() {
     assert_eq!(run(true), run(false));
     assert!(!playground::config::RunConfig::applies("ppo.norm_obs", EnvId::LmReverse));
 }
+
+/// A batch in which every group's rewards are equal carries no signal: while the policy is
+/// still its reference, the update must leave it as it is. (The reference once was scored on
+/// the plain device, a float rounding away from the policy's autodiff pass: Adam scaled that
+/// ~1e-8 KL gradient into full steps, and the KL reached 31 within this very update.)
+#[test]
+fn a_batch_without_signal_leaves_a_policy_still_at_its_reference() {
+    let device = Device::flex();
+    for loss in ["dapo", "grpo"] {
+        let mut c = config(EnvId::LmReverse);
+        c.run.temperature = 0.7; // with this seed, every group of the first batch is all-equal
+        c.grpo.num_minibatches = 4;
+        c.set("grpo.loss_type", loss).unwrap();
+        let mut grpo = Grpo::new(&c, &device.clone().autodiff(), &device);
+        let before = parts(grpo.policy()).adapters;
+        let m = pollster::block_on(grpo.update()).unwrap();
+        assert_eq!(m.zero_std_fraction, Some(1.0), "the premise: no group has a signal");
+        assert_eq!((m.grad_norm, m.kl), (0.0, Some(0.0)), "{loss}: {m:?}");
+        // The sampler's key/value-cache scores against the one-pass scores: rounding only.
+        assert!(m.approx_kl < 1e-6, "{loss}: {m:?}");
+        assert!(parts(grpo.policy()).adapters == before, "{loss}: the adapters moved");
+    }
+}

@@ -426,7 +426,7 @@ impl<P: StochasticPolicy> Grpo<P> {
             return Ok(());
         }
         // The frozen weights (a LoRA model's base) are the same in both: only the trainable mix.
-        let only = Some(host::trainable(&self.policy)).filter(|only| only.contains(&true));
+        let only = host::trainable(&self.policy);
         let current = host::read_params(&self.policy, only.as_deref()).await?;
         let previous = host::read_params(&self.reference, only.as_deref()).await?;
         let mixed = current

@@ -90,9 +90,10 @@ pub async fn read<const D: usize>(tensor: Tensor<D>) -> Result<HostVec, DeviceEr
 }
 
 /// Which float parameters of a module train, in visiting order (a LoRA model: its adapters and
-/// heads, not its frozen base). Only an autodiff module knows: on a device without autodiff
-/// every parameter reads as frozen.
-pub fn trainable<M: Module>(module: &M) -> Vec<bool> {
+/// heads, not its frozen base), as the `only` of [`read_params`] and [`load_params`]. Only an
+/// autodiff module knows: on a device without autodiff every parameter reads as frozen, and
+/// then this is `None`, all of them.
+pub fn trainable<M: Module>(module: &M) -> Option<Vec<bool>> {
     struct Flags(Vec<bool>);
     impl ModuleVisitor for Flags {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -101,7 +102,7 @@ pub fn trainable<M: Module>(module: &M) -> Vec<bool> {
     }
     let mut flags = Flags(Vec::new());
     module.visit(&mut flags);
-    flags.0
+    Some(flags.0).filter(|only| only.contains(&true))
 }
 
 /// The float parameters of a module, in visiting order, read to the host in one sync: all of
@@ -184,8 +185,7 @@ impl<M: Module> ActingCopy<M> {
         match &self.template {
             None => Ok(learner.valid()),
             Some(template) => {
-                // A learner without autodiff reads as all frozen: then everything moves.
-                let only = Some(trainable(learner)).filter(|only| only.contains(&true));
+                let only = trainable(learner);
                 let trained = read_params(learner, only.as_deref()).await?;
                 Ok(load_params(template.clone(), trained, &self.device, only.as_deref()))
             }
@@ -231,7 +231,7 @@ mod tests {
             // A template of other weights where they train: what the copy overwrites.
             let copy = ActingCopy { device: device.clone(), template: Some(make(&device, 2)) };
             let acting = pollster::block_on(copy.snapshot(&learner)).unwrap();
-            let only = trainable(&learner);
+            let only = trainable(&learner).expect("an autodiff learner with trainable weights");
             let count = |only: Option<&[bool]>| {
                 pollster::block_on(read_params(&learner, only)).unwrap().iter().map(Vec::len).sum::<usize>()
                     as f64

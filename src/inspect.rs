@@ -189,12 +189,15 @@ fn grpo_completions(b: &GrpoBatch, g: usize) -> Completions {
 fn ppo_completions(r: &Rollout, advantages: &[f32]) -> Completions {
     let (n_envs, d) = (r.num_envs, r.obs_dim);
     let at = |t: usize, n: usize| t * n_envs + n;
+    // The observation before step `t` of env `n`, split into prompt and completion length.
+    let context = |t: usize, n: usize| {
+        text::split_context(r.observations[at(t, n) * d..(at(t, n) + 1) * d].iter().map(|&o| o as usize))
+    };
     let mut whole = Vec::new(); // (start, env, end)
     for n in 0..n_envs {
         let mut start = None;
         for t in 0..r.num_steps {
-            let obs = &r.observations[at(t, n) * d..(at(t, n) + 1) * d];
-            if text::split_context(obs.iter().map(|&o| o as usize)).1 == 0 {
+            if context(t, n).1 == 0 {
                 start = Some(t);
             }
             if r.terminated[at(t, n)] || r.truncated[at(t, n)] {
@@ -208,9 +211,8 @@ fn ppo_completions(r: &Rollout, advantages: &[f32]) -> Completions {
         .take(PPO_COMPLETIONS)
         .map(|(s, n, e)| {
             let pick = |values: &[f32]| (s..=e).map(|t| values[at(t, n)]).collect::<Vec<f32>>();
-            let obs = &r.observations[at(s, n) * d..(at(s, n) + 1) * d];
             CompletionView {
-                prompt: text::split_context(obs.iter().map(|&o| o as usize)).0,
+                prompt: context(s, n).0,
                 tokens: tokens((s..=e).map(|t| r.actions[at(t, n) * r.action_width])),
                 advantages: pick(advantages),
                 ratios: None,

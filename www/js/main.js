@@ -327,10 +327,9 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   return parsed;
 }
 
-/** The form's environment on the page: its replay, or, for a text task, its completions and
- *  held-out accuracy instead. */
-function showEnv() {
-  const env = controls.value('env');
+/** An environment on the page (the form's unless named): its replay, or, for a text task, its
+ *  completions and held-out accuracy instead. */
+function showEnv(env = controls.value('env')) {
   envView.setEnv(env);
   document.body.classList.toggle('text-task', controls.isText(env));
 }
@@ -507,7 +506,7 @@ async function boot() {
   });
 
   const first = await bridge.call('parseUrl', { url: location.hash });
-  document.body.classList.toggle('text-task', controls.isText(new URLSearchParams(first.fragment).get('env')));
+  showEnv(controls.env(new URLSearchParams(first.fragment).get('env')).id);
   if (first.figure) {
     state.embed = { figure: first.figure, started: false };
     enterEmbed(first.figure);

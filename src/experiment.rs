@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::ExperimentConfig;
 use crate::grpo::Grpo;
+use crate::host::DeviceError;
 use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::Policy;
 use crate::ppo::Ppo;
@@ -20,12 +21,34 @@ pub struct Track {
     pub error: Option<String>,
     /// The step budget leaves no room for another update.
     pub finished: bool,
-    /// A failure the next update reports instead of running (tests of the page's error path).
+    /// When the learner's device was lost: the run carried on on the CPU (see [`Track::advance`]).
+    pub device_lost: Option<DeviceLoss>,
+    /// A failure the next update reports (tests of the page's error paths).
     #[serde(skip)]
-    pub injected_fault: Option<&'static str>,
+    pub injected_fault: Option<Fault>,
     /// Evaluate the policy after some updates (`eval_mean_return` of their metrics).
     #[serde(skip)]
     pub evaluation: Option<Evaluation>,
+}
+
+/// A failure injected into the next update (for tests of the error paths).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fault {
+    /// A metric reads NaN, as when the weights diverge: the run stops.
+    NonFinite(&'static str),
+    /// The device is lost once the update has run (its state moved on and cannot be read).
+    DeviceLost,
+}
+
+/// Where a run's device was lost and it carried on on the CPU.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeviceLoss {
+    /// The update that failed on the device and was taken again on the CPU.
+    pub update: usize,
+    /// The device's error.
+    pub error: String,
+    /// Seconds the failed attempt took, which its own time (`wall_s`) does not count.
+    pub lost_s: f64,
 }
 
 impl Track {
@@ -36,7 +59,18 @@ impl Track {
 
     /// One update of `alg` if it is active and another update fits in `total_steps`; a failure
     /// is recorded and ends the run (the history stays).
-    pub async fn advance<A: Algorithm>(&mut self, alg: &mut A, total_steps: u64) -> Option<UpdateMetrics> {
+    ///
+    /// With `cpu_copy`, the run survives the loss of its device: a copy of it on the CPU
+    /// ([`Algorithm::copy_to_cpu`]) is kept from before its first update and after each one. When
+    /// an update fails with a device error, `alg` becomes that copy, the failed update is taken
+    /// again there and the run carries on on the CPU: no update of its history is lost, and the
+    /// loss is recorded in `device_lost`.
+    pub async fn advance<A: Algorithm>(
+        &mut self,
+        alg: &mut A,
+        cpu_copy: Option<&mut Option<A>>,
+        total_steps: u64,
+    ) -> Option<UpdateMetrics> {
         if !self.active() {
             return None;
         }
@@ -44,25 +78,56 @@ impl Track {
             self.finished = true;
             return None;
         }
-        let result = match self.injected_fault.take() {
-            Some(metric) => Err(TrainError::NonFinite { update: self.history.len() + 1, metric }),
-            None => alg.update().await,
+        let Some(copy) = cpu_copy.filter(|_| self.device_lost.is_none()) else {
+            let result = self.attempt(alg, total_steps).await;
+            return self.record(result);
         };
-        let evaluated = match result {
-            Ok(mut m) => {
-                let finished = !alg.fits(total_steps);
-                match self.evaluation.filter(|e| e.due(m.update, finished)) {
-                    Some(e) => e.run(alg).await.map(|returns| {
-                        m.eval_mean_return = mean(returns);
-                        (m, finished)
-                    }),
-                    None => Ok((m, finished)),
-                }
-                .map_err(TrainError::from)
-            }
+        if copy.is_none() {
+            *copy = alg.copy_to_cpu().await.ok();
+        }
+        let t0 = web_time::Instant::now();
+        let result = match self.attempt(alg, total_steps).await {
+            Ok(done) => alg.copy_to_cpu().await.map(|c| (done, c)).map_err(TrainError::from),
             Err(e) => Err(e),
         };
-        match evaluated {
+        match result {
+            Ok((done, c)) => {
+                *copy = Some(c);
+                self.record(Ok(done))
+            }
+            Err(TrainError::Device(e)) if copy.is_some() => {
+                *alg = copy.take().expect("checked");
+                let (update, lost_s) = (self.history.len() + 1, t0.elapsed().as_secs_f64());
+                self.device_lost = Some(DeviceLoss { update, error: e.to_string(), lost_s });
+                let retaken = self.attempt(alg, total_steps).await;
+                self.record(retaken)
+            }
+            Err(e) => self.record(Err(e)),
+        }
+    }
+
+    /// One update of `alg` and its evaluation, if one is due; the metrics, and whether the
+    /// budget is spent. Nothing is recorded.
+    async fn attempt<A: Algorithm>(&mut self, alg: &mut A, total_steps: u64) -> Result<(UpdateMetrics, bool), TrainError> {
+        let mut m = match self.injected_fault.take() {
+            Some(Fault::NonFinite(metric)) => {
+                return Err(TrainError::NonFinite { update: self.history.len() + 1, metric });
+            }
+            Some(Fault::DeviceLost) => {
+                alg.update().await?;
+                return Err(DeviceError("the device was lost (injected)".into()).into());
+            }
+            None => alg.update().await?,
+        };
+        let finished = !alg.fits(total_steps);
+        if let Some(e) = self.evaluation.filter(|e| e.due(m.update, finished)) {
+            m.eval_mean_return = mean(e.run(alg).await?);
+        }
+        Ok((m, finished))
+    }
+
+    fn record(&mut self, result: Result<(UpdateMetrics, bool), TrainError>) -> Option<UpdateMetrics> {
+        match result {
             Ok((m, finished)) => {
                 self.history.push(m.clone());
                 self.finished = finished;
@@ -128,6 +193,16 @@ pub struct Experiment {
     pub grpo_track: Track,
     /// The algorithms `step` advances.
     pub algos: Algos,
+    /// Each run's copy on the CPU, kept after every update when the runs survive the loss of
+    /// their device ([`Experiment::surviving_device_loss`]).
+    survival: Option<CpuCopies>,
+}
+
+/// The copies a run carries on from when its device is lost (`None` until the first update).
+#[derive(Default)]
+struct CpuCopies {
+    ppo: Option<Ppo<Policy>>,
+    grpo: Option<Grpo<Policy>>,
 }
 
 impl Experiment {
@@ -140,7 +215,20 @@ impl Experiment {
             ppo_track: Track::default(),
             grpo_track: Track::default(),
             algos: Algos::Both,
+            survival: None,
         }
+    }
+
+    /// Keep a copy of each run on the CPU after every update, from which it carries on if its
+    /// device is lost (see [`Track::advance`]): for runs learning on a GPU.
+    pub fn surviving_device_loss(mut self) -> Self {
+        self.survival = Some(CpuCopies::default());
+        self
+    }
+
+    /// Make the next update of `algo` lose its device once it has run (see [`Fault`]).
+    pub fn inject_device_loss(&mut self, algo: &str) -> bool {
+        self.inject(algo, Fault::DeviceLost)
     }
 
     /// Evaluate each algorithm on `PAGE_EVAL_EPISODES` held-out episodes about `PAGE_EVALS`
@@ -174,18 +262,22 @@ impl Experiment {
 
     /// No algorithm this experiment advances can take another update.
     pub fn done(&self) -> bool {
-        !(self.algos.ppo() && self.ppo_track.active()) && !(self.algos.grpo() && self.grpo_track.active())
+        !(self.algos.ppo() && self.ppo_track.active() || self.algos.grpo() && self.grpo_track.active())
     }
 
     /// Make the next update of `algo` (`ppo` or `grpo`) fail as a NaN in `metric` would: for
     /// testing what the page does with a failed run. Returns false for an unknown algorithm.
     pub fn inject_fault(&mut self, algo: &str, metric: &'static str) -> bool {
+        self.inject(algo, Fault::NonFinite(metric))
+    }
+
+    fn inject(&mut self, algo: &str, fault: Fault) -> bool {
         let track = match algo {
             "ppo" => &mut self.ppo_track,
             "grpo" => &mut self.grpo_track,
             _ => return false,
         };
-        track.injected_fault = Some(metric);
+        track.injected_fault = Some(fault);
         true
     }
 
@@ -195,11 +287,17 @@ impl Experiment {
         let failed = |t: &Track| t.error.clone();
         let (ppo_before, grpo_before) = (failed(&self.ppo_track), failed(&self.grpo_track));
         let ppo = match self.algos.ppo() {
-            true => self.ppo_track.advance(&mut self.ppo, total).await,
+            true => {
+                let copy = self.survival.as_mut().map(|c| &mut c.ppo);
+                self.ppo_track.advance(&mut self.ppo, copy, total).await
+            }
             false => None,
         };
         let grpo = match self.algos.grpo() {
-            true => self.grpo_track.advance(&mut self.grpo, total).await,
+            true => {
+                let copy = self.survival.as_mut().map(|c| &mut c.grpo);
+                self.grpo_track.advance(&mut self.grpo, copy, total).await
+            }
             false => None,
         };
         // Report an error once: in the step where it happened.
@@ -253,6 +351,9 @@ mod tests {
         async fn acting_policy(&self) -> Result<(Policy, Device), crate::host::DeviceError> {
             Ok((self.policy.clone(), Device::flex()))
         }
+        async fn copy_to_cpu(&self) -> Result<Self, crate::host::DeviceError> {
+            Ok(Flaky { policy: self.policy.clone(), updates: self.updates })
+        }
     }
 
     fn flaky() -> Flaky {
@@ -266,7 +367,7 @@ mod tests {
         let mut alg = flaky();
         let mut track = Track::default();
         for _ in 0..5 {
-            pollster::block_on(track.advance(&mut alg, 1000));
+            pollster::block_on(track.advance(&mut alg, None, 1000));
         }
         assert_eq!(track.history.len(), 2);
         assert_eq!(alg.updates, 3, "no update after the failure");
@@ -277,8 +378,8 @@ mod tests {
     fn a_run_stops_where_its_budget_leaves_no_room() {
         let mut alg = flaky();
         let mut track = Track::default();
-        pollster::block_on(track.advance(&mut alg, 25));
-        pollster::block_on(track.advance(&mut alg, 25));
+        pollster::block_on(track.advance(&mut alg, None, 25));
+        pollster::block_on(track.advance(&mut alg, None, 25));
         assert!(track.finished && track.error.is_none());
         assert_eq!(track.history.len(), 2, "a third update would pass 25 steps");
     }

@@ -463,6 +463,34 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         Ok((self.acting.snapshot(&self.policy).await?, self.acting.device().clone()))
     }
 
+    async fn copy_to_cpu(&self) -> Result<Self, crate::host::DeviceError> {
+        let (policy, device) = self.acting.learner_copy(&self.policy).await?;
+        let warm_start = match &self.warm_start {
+            Some((ppo, steps)) => Some((Box::new(ppo.copy_to_cpu().await?), *steps)),
+            None => None,
+        };
+        Ok(Self {
+            config: self.config.clone(),
+            env: self.env,
+            horizon: self.horizon,
+            optimizer: self.optimizer.copy_to(&self.policy, &policy, &device).await?,
+            reference: self.acting.learner_copy(&self.reference).await?.0,
+            policy,
+            acting: ActingCopy::same(&device),
+            starts: self.starts.clone(),
+            rng: self.rng.clone(),
+            device,
+            total_steps: self.total_steps,
+            updates: self.updates,
+            optimizer_steps: self.optimizer_steps,
+            env_steps: self.env_steps,
+            training_s: self.training_s,
+            warm_start,
+            warm_start_env_steps: self.warm_start_env_steps,
+            last_batch: None,
+        })
+    }
+
     fn max_steps_per_update(&self) -> u64 {
         (self.config.num_generations * self.config.groups_per_update * self.horizon) as u64
     }

@@ -181,6 +181,17 @@ impl<M: Module> ActingCopy<M> {
         &self.device
     }
 
+    /// Acting on the learner's own device (its tensors, no copy).
+    pub fn same(learner: &Device) -> Self {
+        Self { device: learner.clone().inner(), template: None }
+    }
+
+    /// A copy of `learner` that learns on this copy's device (with autodiff, training what the
+    /// learner trains), and that device.
+    pub async fn learner_copy(&self, learner: &M) -> Result<(M, Device), DeviceError> {
+        Ok((self.snapshot(learner).await?.train(), self.device.clone().autodiff()))
+    }
+
     pub async fn snapshot(&self, learner: &M) -> Result<M, DeviceError> {
         match &self.template {
             None => Ok(learner.valid()),

@@ -1,12 +1,15 @@
 //! What PPO and GRPO share in their updates: the clipped surrogate, the optimiser step with
 //! global gradient-norm clipping, minibatch shuffling and the learning-rate schedule.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use std::collections::HashMap;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 
 use crate::Rng;
+use crate::host::{self, DeviceError, Reads};
 
 /// The PPO-clip objective per element, as a loss to minimise (Schulman et al. 2017, eq. 7):
 /// `max(-A·r, -A·clip(r, 1-ε_low, 1+ε_high))` with `r = exp(log_ratio)`. PPO uses
@@ -43,15 +46,30 @@ pub fn approx_kl<const D: usize>(log_ratio: Tensor<D>) -> Tensor<D> {
 
 /// Adam with PyTorch's update rule and global gradient-norm clipping
 /// (`torch.nn.utils.clip_grad_norm_` over all parameters together).
+///
+/// The update is burn's `Adam` to the bit (a test steps both side by side), written out here so
+/// that its moments are ours to read: [`Optimizer::copy_to`] carries them to another device,
+/// asynchronously (burn's optimiser record reads them synchronously, which WebGPU forbids).
 pub struct Optimizer {
-    adam: ModuleOptimizer,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
     max_grad_norm: f64,
+    moments: HashMap<ParamId, Moments>,
+}
+
+/// Adam's state for one parameter: its step count and running moments (flattened).
+#[derive(Clone)]
+struct Moments {
+    time: i32,
+    first: Tensor<1>,
+    second: Tensor<1>,
 }
 
 impl Optimizer {
-    /// `epsilon`: Adam's ε (CleanRL sets 1e-5).
+    /// `epsilon`: Adam's ε (CleanRL sets 1e-5); β = (0.9, 0.999), PyTorch's defaults.
     pub fn new(epsilon: f64, max_grad_norm: f64) -> Self {
-        Self { adam: AdamConfig::new().with_epsilon(epsilon as f32).init(), max_grad_norm }
+        Self { beta_1: 0.9, beta_2: 0.999, epsilon: epsilon as f32, max_grad_norm, moments: HashMap::new() }
     }
 
     /// Backpropagate `loss`, clip the gradients' global norm and take one Adam step.
@@ -59,7 +77,81 @@ impl Optimizer {
     pub fn step<M: Module>(&mut self, module: M, loss: Tensor<1>, lr: f64) -> (M, Tensor<1>) {
         let mut grads = GradientsParams::from_grads(loss.backward(), &module);
         let norm = clip_grad_norm(&module, &mut grads, self.max_grad_norm);
-        (self.adam.step(lr, module, grads), norm)
+        let module = module.map(&mut AdamStep { adam: self, grads: &mut grads, lr });
+        (module, norm)
+    }
+
+    /// This optimiser for `to`, a copy of `from` (the module it steps) on `device`: the
+    /// moments are read back in one sync and follow their parameters by position.
+    pub async fn copy_to<M: Module>(&self, from: &M, to: &M, device: &Device) -> Result<Self, DeviceError> {
+        let mut reads = Reads::new();
+        let mut moved = Vec::new();
+        for (old, new) in param_ids(from).into_iter().zip(param_ids(to)) {
+            if let Some(m) = self.moments.get(&old) {
+                reads.push(m.first.clone());
+                reads.push(m.second.clone());
+                moved.push((new, m.time));
+            }
+        }
+        let mut data = reads.execute().await?.into_iter();
+        let device = device.clone().inner();
+        let mut next = || host::vector(data.next().expect("two moments per parameter"), &device);
+        let moments = moved.into_iter().map(|(id, time)| (id, Moments { time, first: next(), second: next() }));
+        Ok(Self { moments: moments.collect(), ..*self })
+    }
+}
+
+/// The ids of a module's float parameters, in visiting order.
+fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
+    struct Ids(Vec<ParamId>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.id);
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    module.visit(&mut ids);
+    ids.0
+}
+
+/// One Adam step over a module's parameters, in burn's order of operations.
+struct AdamStep<'a> {
+    adam: &'a mut Optimizer,
+    grads: &'a mut GradientsParams,
+    lr: f64,
+}
+
+impl ModuleMapper for AdamStep<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let Optimizer { beta_1, beta_2, epsilon, .. } = *self.adam;
+        let shape = tensor.shape();
+        let grad: Tensor<1> = grad.reshape([shape.num_elements()]);
+        let m = match self.adam.moments.remove(&id) {
+            Some(m) => Moments {
+                time: m.time + 1,
+                first: m.first.mul_scalar(beta_1).add(grad.clone().mul_scalar(1.0 - beta_1)),
+                second: m.second.mul_scalar(beta_2).add(grad.square().mul_scalar(1.0 - beta_2)),
+            },
+            None => Moments {
+                time: 1,
+                first: grad.clone().mul_scalar(1.0 - beta_1),
+                second: grad.square().mul_scalar(1.0 - beta_2),
+            },
+        };
+        let bias_correction_2 = (1.0 - beta_2.powi(m.time)).sqrt();
+        let factor = bias_correction_2 / (1.0 - beta_1.powi(m.time));
+        let step = m.first.clone().mul_scalar(factor).div(m.second.clone().sqrt().add_scalar(epsilon * bias_correction_2));
+        let require_grad = tensor.is_require_grad();
+        let mut updated = Tensor::from_inner(tensor.inner() - step.mul_scalar(self.lr).reshape(shape));
+        if require_grad {
+            updated = updated.require_grad();
+        }
+        self.adam.moments.insert(id, m);
+        Param::from_mapped_value(id, updated, mapper)
     }
 }
 
@@ -175,7 +267,69 @@ pub fn learning_rate(base: f64, anneal: bool, progress: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ExperimentConfig;
+    use crate::env::EnvId;
+    use crate::host::{matrix, read_params};
+    use crate::policy::{Policy, StochasticPolicy};
     use rand::SeedableRng;
+
+    /// A loss with a gradient on every trainable weight of `policy`, for observations `obs`.
+    fn loss(policy: &Policy, obs: &[f32], device: &Device) -> Tensor<1> {
+        let d = obs.len();
+        policy.dist_params(matrix(obs.to_vec(), 1, d, device)).sin().powi_scalar(2).mean()
+    }
+
+    fn observation(env: EnvId) -> Vec<f32> {
+        match env.task() {
+            Some(_) => [1.0, 3.0, 4.0, 22.0].into_iter().chain([0.0; 12]).collect(),
+            None => vec![0.1, -0.2, 0.03, 0.4, 0.2, -0.1][..env.observation_dim()].to_vec(),
+        }
+    }
+
+    fn weights<M: Module>(module: &M) -> Vec<Vec<f32>> {
+        pollster::block_on(read_params(module, None)).unwrap()
+    }
+
+    /// Our Adam is burn's (`AdamConfig`, after the same clipping) to the bit, for an MLP and
+    /// for the LoRA model (whose frozen base must stay as it is); and a copy of it on another
+    /// module of the same shape (other parameter ids) steps that module exactly as it steps its own.
+    #[test]
+    fn adam_is_burns_to_the_bit_and_its_copy_carries_on() {
+        let device = Device::flex().autodiff();
+        for env in [EnvId::CartPole, EnvId::Pendulum, EnvId::LmReverse] {
+            let run = ExperimentConfig::for_env(env).run;
+            let obs = observation(env);
+            let start = Policy::for_run(&run, &device, &mut Rng::seed_from_u64(1));
+            let (mut ours, mut theirs) = (start.clone(), start.clone());
+            let mut adam = Optimizer::new(1e-5, 0.5);
+            let mut burns = burn::optim::AdamConfig::new().with_epsilon(1e-5).init();
+            for _ in 0..3 {
+                let l = loss(&ours, &obs, &device);
+                ours = adam.step(ours, l, 3e-3).0;
+                let mut grads = GradientsParams::from_grads(loss(&theirs, &obs, &device).backward(), &theirs);
+                clip_grad_norm(&theirs, &mut grads, 0.5);
+                theirs = burns.step(3e-3, theirs, grads);
+            }
+            assert_eq!(weights(&ours), weights(&theirs), "{env}: burn's Adam");
+            assert_ne!(weights(&ours), weights(&start), "{env}: the steps moved the weights");
+
+            // The copy: the same weights in a module built apart (its own parameter ids).
+            let only = host::trainable(&ours);
+            let trained = pollster::block_on(read_params(&ours, only.as_deref())).unwrap();
+            let plain = device.clone().inner();
+            let other = Policy::for_run(&run, &plain, &mut Rng::seed_from_u64(2));
+            let mut copy = host::load_params(other, trained, &plain, only.as_deref()).train();
+            assert_eq!(host::trainable(&copy), only, "{env}: the copy trains what the original does");
+            let mut copied = pollster::block_on(adam.copy_to(&ours, &copy, &device)).unwrap();
+            for _ in 0..2 {
+                let l = loss(&ours, &obs, &device);
+                ours = adam.step(ours, l, 3e-3).0;
+                let l = loss(&copy, &obs, &device);
+                copy = copied.step(copy, l, 3e-3).0;
+            }
+            assert_eq!(weights(&copy), weights(&ours), "{env}: the copied optimiser");
+        }
+    }
 
     #[test]
     fn minibatches_partition_the_indices() {

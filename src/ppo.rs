@@ -234,6 +234,24 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
         self.envs.observation_normalizer()
     }
 
+    async fn copy_to_cpu(&self) -> Result<Self, crate::host::DeviceError> {
+        let (agent, device) = self.acting.learner_copy(&self.agent).await?;
+        Ok(Self {
+            config: self.config.clone(),
+            optimizer: self.optimizer.copy_to(&self.agent, &agent, &device).await?,
+            agent,
+            acting: ActingCopy::same(&device),
+            envs: self.envs.clone(),
+            rng: self.rng.clone(),
+            device,
+            num_updates: self.num_updates,
+            updates: self.updates,
+            env_steps: self.env_steps,
+            training_s: self.training_s,
+            last_batch: None,
+        })
+    }
+
     fn max_steps_per_update(&self) -> u64 {
         (self.config.num_envs * self.config.num_steps) as u64
     }

@@ -22,6 +22,7 @@ pub struct Episode {
 
 /// `N` environments stepped in lockstep. An environment that finishes an episode is reset at
 /// once (same-step autoreset): the observation it hands on starts the next episode.
+#[derive(Clone)]
 pub struct VecEnv {
     envs: Vec<Box<dyn Env>>,
     obs_dim: usize,

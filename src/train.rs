@@ -75,6 +75,12 @@ pub trait Algorithm {
     /// The policy as trained so far on the device rollouts act on (a copy when that is not the
     /// learner's), and that device: what an evaluation plays.
     async fn acting_policy(&self) -> Result<(Self::Policy, Device), DeviceError>;
+    /// This run as it stands, learning on the CPU (the device rollouts act on): its weights and
+    /// optimiser moments read back, its environments, normalisers, RNG and counters cloned. It
+    /// continues exactly as this run would; a run whose GPU is lost carries on from it.
+    async fn copy_to_cpu(&self) -> Result<Self, DeviceError>
+    where
+        Self: Sized;
 }
 
 /// A deterministic evaluation ([`eval::evaluate`]) due every `every` updates, and after the

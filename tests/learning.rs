@@ -82,7 +82,7 @@ fn every_grpo_variant_trains_20k_steps_finitely() {
         let mut grpo = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
         let mut track = playground::experiment::Track::default();
         while track.active() {
-            pollster::block_on(track.advance(&mut grpo, c.run.total_steps));
+            pollster::block_on(track.advance(&mut grpo, None, c.run.total_steps));
         }
         assert_eq!(track.error, None, "{key}={value}");
         let last = track.history.last().unwrap();

@@ -137,3 +137,44 @@ fn masking_truncated_completions_leaves_them_out_of_the_loss() {
     assert!(kept.grad_norm > 0.0, "{kept:?}");
     assert_eq!((masked.grad_norm, masked.policy_loss), (0.0, 0.0), "{masked:?}");
 }
+
+/// A run whose device is lost carries on on the CPU from its copy after the last good update
+/// (taken before the first update, too), exactly as if nothing had happened: the failed
+/// update is taken again, no update is lost and every metric is the same. The injected loss
+/// strikes after the update has run, so the lost run's environments, RNG and weights had moved
+/// on: only the copy is used. GRPO's copy before its first update carries its warm-start PPO;
+/// the language model's copy keeps its frozen base and trains only its adapters.
+#[test]
+fn a_lost_device_costs_no_update_and_changes_no_metric() {
+    use playground::experiment::Experiment;
+    for (env, warm_start, lost_at) in [(EnvId::CartPole, 300, 1), (EnvId::Pendulum, 0, 3), (EnvId::LmReverse, 0, 2)] {
+        let mut c = small(env, 7);
+        c.grpo.warm_start_ppo_steps = warm_start;
+        (c.ppo.norm_obs, c.ppo.norm_reward) = (true, true);
+        let (learner, acting) = (Device::flex().autodiff(), Device::flex());
+        let mut plain = Experiment::new(c.clone(), &learner, &acting);
+        let mut surviving = Experiment::new(c, &learner, &acting).surviving_device_loss();
+        for update in 1..=4 {
+            if update == lost_at {
+                assert!(surviving.inject_device_loss("ppo") && surviving.inject_device_loss("grpo"));
+            }
+            pollster::block_on(plain.step());
+            pollster::block_on(surviving.step());
+        }
+        let history = |t: &playground::experiment::Track| {
+            t.history.iter().map(UpdateMetrics::without_timings).collect::<Vec<_>>()
+        };
+        for (name, a, b) in [
+            ("ppo", &plain.ppo_track, &surviving.ppo_track),
+            ("grpo", &plain.grpo_track, &surviving.grpo_track),
+        ] {
+            assert_eq!(b.history.len(), 4, "{env} {name}: no update lost");
+            assert_eq!(history(b), history(a), "{env} {name}");
+            assert_eq!(b.error, None);
+            let lost = b.device_lost.as_ref().expect("the loss is recorded");
+            assert_eq!(lost.update, lost_at, "{env} {name}");
+            assert!(lost.error.contains("lost"), "{}", lost.error);
+            assert_eq!(a.device_lost, None);
+        }
+    }
+}

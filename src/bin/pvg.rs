@@ -321,7 +321,7 @@ mod cli {
         let periodic = Evaluation::of(&c.run, evals.episodes, evals.every);
         let mut track = Track { evaluation: Some(periodic), ..Track::default() };
         while track.active() {
-            if let Some(m) = pollster::block_on(track.advance(&mut alg, c.run.total_steps)) {
+            if let Some(m) = pollster::block_on(track.advance(&mut alg, None, c.run.total_steps)) {
                 on_update(&m, m.eval_mean_return);
             }
         }

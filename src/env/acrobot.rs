@@ -37,6 +37,7 @@ const RESET_BOUND: f64 = 0.1;
 
 /// State: the two joint angles and their angular velocities. The observation is
 /// `[cos θ1, sin θ1, cos θ2, sin θ2, θ1', θ2']`.
+#[derive(Clone)]
 pub struct Acrobot {
     state: [f64; 4],
     rng: ChaCha8Rng,

@@ -30,6 +30,7 @@ const X_THRESHOLD: f64 = 2.4;
 const RESET_BOUND: f64 = 0.05;
 
 /// Cart position, cart velocity, pole angle, pole angular velocity; the observation is the state.
+#[derive(Clone)]
 pub struct CartPole {
     state: [f64; 4],
     /// Gymnasium's `steps_beyond_terminated is not None`: stepping past termination gives reward 0.

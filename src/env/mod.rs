@@ -6,6 +6,8 @@
 //! bootstraps from the value at truncation but not at termination.
 
 use std::fmt;
+
+use dyn_clone::DynClone;
 use std::str::FromStr;
 
 /// What `Env::step` returns: Gymnasium's `(obs, reward, terminated, truncated)`.
@@ -51,7 +53,9 @@ impl ActionSpace {
 /// One environment instance. Actions are passed as `&[f32]`: a discrete action is its index
 /// as a single `f32` (`[2.0]`), a continuous action is its vector (out-of-range values are
 /// clipped by the env, as Gymnasium does).
-pub trait Env: Send {
+/// Cloneable as a trait object (`dyn_clone`): a run copied to another device carries on with
+/// its environments exactly where they are.
+pub trait Env: DynClone + Send {
     fn id(&self) -> EnvId;
     /// Reset to a random initial state drawn from the env's own RNG. `Some(seed)` reseeds that
     /// RNG first (Gymnasium's `reset(seed=...)`), `None` continues its stream.
@@ -65,8 +69,11 @@ pub trait Env: Send {
     fn step(&mut self, action: &[f32]) -> Transition;
 }
 
+dyn_clone::clone_trait_object!(Env);
+
 /// Gymnasium's `TimeLimit` wrapper: truncates an episode once it reaches `max_episode_steps`
 /// (the registered id's limit), counting from every `reset` or `reset_to`.
+#[derive(Clone)]
 pub struct TimeLimit<E> {
     env: E,
     max_episode_steps: usize,
@@ -79,7 +86,7 @@ impl<E: Env> TimeLimit<E> {
     }
 }
 
-impl<E: Env> Env for TimeLimit<E> {
+impl<E: Env + Clone> Env for TimeLimit<E> {
     fn id(&self) -> EnvId {
         self.env.id()
     }
@@ -110,6 +117,7 @@ impl<E: Env> Env for TimeLimit<E> {
 /// sees the action clipped to the box, while the learner keeps the unclipped sample (whose
 /// log-prob it computed). It matters where an env uses the raw action: MountainCarContinuous
 /// charges `0.1·a²` on it. Discrete actions pass through.
+#[derive(Clone)]
 pub struct ClipAction<E> {
     env: E,
     bounds: Option<(Vec<f32>, Vec<f32>)>,
@@ -125,7 +133,7 @@ impl<E: Env> ClipAction<E> {
     }
 }
 
-impl<E: Env> Env for ClipAction<E> {
+impl<E: Env + Clone> Env for ClipAction<E> {
     fn id(&self) -> EnvId {
         self.env.id()
     }
@@ -154,7 +162,7 @@ impl<E: Env> Env for ClipAction<E> {
     }
 }
 
-impl<E: Env + ?Sized> Env for Box<E> {
+impl Env for Box<dyn Env> {
     fn id(&self) -> EnvId {
         (**self).id()
     }

@@ -32,6 +32,7 @@ const MAX_ACTION: f64 = 1.0;
 const RESET_POSITION: std::ops::Range<f64> = -0.6..-0.4;
 
 /// Position and velocity of the car, shared by both variants.
+#[derive(Clone)]
 struct Car {
     state: [f64; 2],
     rng: ChaCha8Rng,
@@ -61,6 +62,7 @@ impl Car {
 }
 
 /// MountainCar-v0: actions 0 (push left), 1 (no push), 2 (push right); reward -1 per step.
+#[derive(Clone)]
 pub struct MountainCar {
     car: Car,
 }
@@ -120,6 +122,7 @@ impl Env for MountainCar {
 /// scalar so the velocity increment is computed in float32, and under NumPy 2's promotion rules
 /// every operation of a float32 scalar with a Python float (including comparisons with the
 /// bounds and the goal) rounds the Python float to float32 first.
+#[derive(Clone)]
 pub struct MountainCarContinuous {
     car: Car,
     /// Whether `car.state` has NumPy dtype float32 (after a step) rather than float64.

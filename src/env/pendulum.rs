@@ -28,6 +28,7 @@ const L: f64 = 1.0;
 const RESET_HIGH: [f64; 2] = [PI, 1.0];
 
 /// State: angle θ (0 = upright) and angular velocity. The observation is `[cos θ, sin θ, θ']`.
+#[derive(Clone)]
 pub struct Pendulum {
     state: [f64; 2],
     rng: ChaCha8Rng,

@@ -204,6 +204,7 @@ pub fn lcs(a: &str, b: &str) -> usize {
 }
 
 /// One completion of one prompt.
+#[derive(Clone)]
 pub struct TextTask {
     task: Task,
     scoring: Scoring,

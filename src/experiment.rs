@@ -87,13 +87,17 @@ impl Track {
         }
         let t0 = web_time::Instant::now();
         let result = match self.attempt(alg, total_steps).await {
-            Ok(done) => alg.copy_to_cpu().await.map(|c| (done, c)).map_err(TrainError::from),
+            Ok(done) => {
+                let t1 = web_time::Instant::now();
+                alg.copy_to_cpu().await.map(|c| (done, c, t1.elapsed())).map_err(TrainError::from)
+            }
             Err(e) => Err(e),
         };
         match result {
-            Ok((done, c)) => {
+            Ok(((mut m, finished), c, copying)) => {
                 *copy = Some(c);
-                self.record(Ok(done))
+                m.cpu_copy_s = Some(copying.as_secs_f64());
+                self.record(Ok((m, finished)))
             }
             Err(TrainError::Device(e)) if copy.is_some() => {
                 *alg = copy.take().expect("checked");
@@ -148,6 +152,9 @@ pub struct StepReport {
     pub grpo: Option<UpdateMetrics>,
     pub ppo_error: Option<String>,
     pub grpo_error: Option<String>,
+    /// The algorithm's device was lost in this step: it carries on on the CPU.
+    pub ppo_device_lost: Option<DeviceLoss>,
+    pub grpo_device_lost: Option<DeviceLoss>,
 }
 
 /// Which algorithms an experiment advances: both, or one of them (the page gives each its own
@@ -286,6 +293,8 @@ impl Experiment {
         let total = self.config.run.total_steps;
         let failed = |t: &Track| t.error.clone();
         let (ppo_before, grpo_before) = (failed(&self.ppo_track), failed(&self.grpo_track));
+        let lost = |t: &Track| t.device_lost.clone();
+        let (ppo_lost, grpo_lost) = (lost(&self.ppo_track), lost(&self.grpo_track));
         let ppo = match self.algos.ppo() {
             true => {
                 let copy = self.survival.as_mut().map(|c| &mut c.ppo);
@@ -300,13 +309,17 @@ impl Experiment {
             }
             false => None,
         };
-        // Report an error once: in the step where it happened.
-        let fresh = |before: Option<String>, t: &Track| if before.is_none() { failed(t) } else { None };
+        // Report an error, or a lost device, once: in the step where it happened.
+        fn fresh<T>(before: Option<T>, now: Option<T>) -> Option<T> {
+            if before.is_none() { now } else { None }
+        }
         StepReport {
             ppo,
             grpo,
-            ppo_error: fresh(ppo_before, &self.ppo_track),
-            grpo_error: fresh(grpo_before, &self.grpo_track),
+            ppo_error: fresh(ppo_before, failed(&self.ppo_track)),
+            grpo_error: fresh(grpo_before, failed(&self.grpo_track)),
+            ppo_device_lost: fresh(ppo_lost, lost(&self.ppo_track)),
+            grpo_device_lost: fresh(grpo_lost, lost(&self.grpo_track)),
         }
     }
 }

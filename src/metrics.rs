@@ -79,13 +79,26 @@ pub struct UpdateMetrics {
     /// not in `wall_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_mean_return: Option<f64>,
+    /// Seconds spent after this update copying the run to the CPU (its trainable weights and
+    /// optimiser moments read back, its environments and RNG cloned), to carry on from if its
+    /// GPU is lost: runs on WebGPU only. Not in `wall_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_copy_s: Option<f64>,
 }
 
 impl UpdateMetrics {
     /// The metrics with every timing zeroed: what must be bit-identical across two runs of the
     /// same seed on the same backend.
     pub fn without_timings(&self) -> Self {
-        Self { wall_s: 0.0, sps: 0.0, rollout_s: 0.0, advantage_s: 0.0, update_s: 0.0, ..self.clone() }
+        Self {
+            wall_s: 0.0,
+            sps: 0.0,
+            rollout_s: 0.0,
+            advantage_s: 0.0,
+            update_s: 0.0,
+            cpu_copy_s: None,
+            ..self.clone()
+        }
     }
 
     /// The first metric that is NaN or infinite, by name.

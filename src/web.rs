@@ -26,6 +26,9 @@ struct WebGpu {
     error: Option<String>,
     #[serde(skip)]
     device: Option<Device>,
+    /// The device was lost (a run on it carried on on the CPU); later runs here use the CPU.
+    #[serde(skip)]
+    lost: bool,
 }
 
 #[derive(Default)]
@@ -65,10 +68,10 @@ pub async fn probe_webgpu() -> Result<JsValue, JsError> {
             // description (GPUAdapter.info) when it has one.
             let info = setup.adapter.get_info();
             let adapter = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name };
-            WebGpu { available: true, adapter, error: None, device: Some(device.autodiff()) }
+            WebGpu { available: true, adapter, error: None, device: Some(device.autodiff()), lost: false }
         }
         Err(e) => {
-            WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None }
+            WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None, lost: false }
         }
     };
     WORKER.with_borrow_mut(|w| w.webgpu = Some(probed.clone()));
@@ -180,6 +183,8 @@ struct Created {
     /// The evaluation of the starting policy where the page evaluates (a text task: the base's
     /// accuracy on held-out prompts).
     start_eval: Option<f64>,
+    /// This worker's WebGPU device was lost earlier (`note` says when): the run is on the CPU.
+    device_lost: bool,
 }
 
 /// Start an experiment from a fragment (validated as by `parseUrl`) on the backend its
@@ -207,6 +212,7 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
         };
         (Device::flex().autodiff(), "cpu", adapter.to_string())
     };
+    let device_lost = webgpu.as_ref().is_some_and(|w| w.lost);
     let ((learner, backend, adapter), note) = match webgpu {
         Some(WebGpu { device: Some(device), adapter, .. }) => ((device, "webgpu", adapter), None),
         Some(WebGpu { error, .. }) => (cpu(), Some(error.unwrap_or_else(|| "WebGPU unavailable".into()))),
@@ -217,6 +223,10 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     // the CPU than a GPU round trip (see `ActingCopy`).
     let text = config.run.env.task().is_some();
     let mut experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos);
+    // On a GPU, each run keeps a copy of itself on the CPU to carry on from if the device is lost.
+    if backend == "webgpu" {
+        experiment = experiment.surviving_device_loss();
+    }
     // A text task's accuracy on held-out prompts joins the curves, from the base's on.
     if text {
         experiment = experiment.with_evaluations();
@@ -231,7 +241,7 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
         w.sessions.insert(w.next_id, Some(experiment));
         w.next_id
     });
-    to_js(&Created { id, backend, adapter, note, fragment, start_eval })
+    to_js(&Created { id, backend, adapter, note, fragment, start_eval, device_lost })
 }
 
 /// What timing one backend gave one worker (`backend=auto`).
@@ -387,7 +397,13 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e))?;
     let report = session.step().await;
     let done = session.done();
+    let lost = report.ppo_device_lost.as_ref().or(report.grpo_device_lost.as_ref());
     WORKER.with_borrow_mut(|w| {
+        // A lost device cannot be used again in this worker (nor initialised anew).
+        if let (Some(lost), Some(gpu)) = (lost, w.webgpu.as_mut()) {
+            let error = format!("the WebGPU device was lost at update {} ({})", lost.update, lost.error);
+            *gpu = WebGpu { available: false, error: Some(error), device: None, lost: true, ..gpu.clone() };
+        }
         if let Some(slot) = w.sessions.get_mut(&id) {
             *slot = Some(session);
         }

@@ -175,6 +175,9 @@ fn a_lost_device_costs_no_update_and_changes_no_metric() {
             assert_eq!(lost.update, lost_at, "{env} {name}");
             assert!(lost.error.contains("lost"), "{}", lost.error);
             assert_eq!(a.device_lost, None);
+            // A copy after every update until the loss, none after it (the run is on the CPU).
+            let copied: Vec<bool> = b.history.iter().map(|m| m.cpu_copy_s.is_some()).collect();
+            assert_eq!(copied, (1..=4).map(|u| u < lost_at).collect::<Vec<_>>(), "{env} {name}");
         }
     }
 }

@@ -4,7 +4,8 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm runs one part.
+// BENCH_ONLY=parallel|transport|lm|copy runs one part (copy: what keeping a CPU copy of each
+// run on WebGPU costs, to survive a lost device).
 //
 //   node tests/browser/bench.js [dist] [pvg-binary] [dist-without-simd]
 //
@@ -151,7 +152,38 @@ async function perUpdate(hash, warmup, measured) {
   await context.close();
   const cost = (rows) => median(rows.slice(warmup).map((m) => (m.rollout_s + m.advantage_s + m.update_s) * 1e3));
   const warm = (rows) => median(rows.slice(0, warmup).map((m) => (m.rollout_s + m.advantage_s + m.update_s) * 1e3));
-  return { adapter: status.adapter, ppo: cost(history.ppo), grpo: cost(history.grpo), ppoWarm: warm(history.ppo), grpoWarm: warm(history.grpo) };
+  // On WebGPU: the CPU copy kept after each update, to carry on from if the device is lost.
+  const copy = (rows) => (rows[warmup]?.cpu_copy_s === undefined ? null : median(rows.slice(warmup).map((m) => m.cpu_copy_s * 1e3)));
+  return {
+    adapter: status.adapter,
+    ppo: cost(history.ppo),
+    grpo: cost(history.grpo),
+    ppoWarm: warm(history.ppo),
+    grpoWarm: warm(history.grpo),
+    copy: { ppo: copy(history.ppo), grpo: copy(history.grpo) },
+  };
+}
+
+/** What surviving a lost GPU costs on WebGPU: the CPU copy kept after each update, against the
+ *  update's own time, medians (`gpu`: `perUpdate` results by experiment name). */
+function printCopyCost(gpu) {
+  console.log(`
+keeping a CPU copy of each run on WebGPU (to carry on from if the device is lost), medians (ms per update): this one run`);
+  console.log('| experiment | algorithm | update (own time) | CPU copy after it | copy / update |\n|---|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(gpu)) {
+    for (const a of ['ppo', 'grpo']) console.log(`| ${name} | ${a.toUpperCase()} | ${fmt(r[a])} | ${fmt(r.copy[a], 2)} | ${fmt(r.copy[a] / r[a], 3)} |`);
+  }
+}
+if (process.env.BENCH_ONLY === 'copy') {
+  const lm = 'env=lm-reverse&seed=1&grpo.num_generations=8&grpo.groups_per_update=2&grpo.num_minibatches=1' +
+    '&ppo.num_envs=4&ppo.num_steps=16&ppo.num_minibatches=1&ppo.update_epochs=1&backend=webgpu';
+  printCopyCost({
+    'CartPole-v1 defaults': await perUpdate('env=CartPole-v1&seed=1&backend=webgpu', 1, 3),
+    'lm-reverse, small (as below)': await perUpdate(lm, 1, 3),
+  });
+  await browser.close();
+  site.server.close();
+  process.exit(0);
 }
 
 /** CartPole-v1's defaults on the CPU backend, run until both budgets are spent: page seconds
@@ -238,6 +270,7 @@ if (noSimd) {
   console.log(`\nwasm SIMD128 (same run, CPU backend): PPO ${fmt(noSimd.ppo)} → ${fmt(cpu.ppo)} ms (${fmt(noSimd.ppo / cpu.ppo, 2)}× faster), ` +
     `GRPO ${fmt(noSimd.grpo)} → ${fmt(cpu.grpo)} ms (${fmt(noSimd.grpo / cpu.grpo, 2)}× faster)`);
 }
+printCopyCost({ 'CartPole-v1 defaults': gpu });
 console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
 await transport();
 await lmBench();

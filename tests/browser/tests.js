@@ -128,6 +128,44 @@ for (const backend of ['webgpu', 'cpu']) {
   }
 }
 
+test('webgpu: a device lost mid-run: PPO carries on on the CPU from its last update, its history intact', async (ctx) => {
+  const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=webgpu`);
+  await page.evaluate(() => {
+    window.playground.run(); // resolves when the run stops: not awaited
+  });
+  await page.waitForFunction(() => window.playground.status().updates.ppo >= 2, null, { timeout: LOAD_MS });
+  // The device is destroyed while the Run goes on, as a driver reset would.
+  assert.ok((await page.evaluate(() => window.playground.loseDevice('ppo'))) >= 1, 'the worker opened a device');
+  const lostAt = await page.evaluate(() => window.playground.metrics().ppo.length);
+  const before = await metrics(page);
+  await page.waitForFunction((n) => window.playground.status().updates.ppo >= n + 3, lostAt, { timeout: LOAD_MS });
+  await page.evaluate(() => window.playground.pause());
+  const s = await status(page);
+  assert.deepEqual(s.errors, { ppo: null, grpo: null }, JSON.stringify(s));
+  const lost = s.deviceLost.ppo;
+  assert.ok(lost && lost.update >= lostAt && lost.update <= lostAt + 1, JSON.stringify(s.deviceLost));
+  assert.match(lost.error, /^device error: /);
+  assert.deepEqual([s.backends, s.deviceLost.grpo], [{ ppo: 'cpu', grpo: 'webgpu' }, null]);
+  const after = await metrics(page);
+  // No update lost, none repeated: the history before the loss is as it was, then continues.
+  assert.deepEqual(after.ppo.slice(0, before.ppo.length), before.ppo);
+  assert.deepEqual(after.ppo.map((m) => m.update), after.ppo.map((_, i) => i + 1));
+  for (let i = 1; i < after.ppo.length; i++) assert.ok(after.ppo[i].env_steps > after.ppo[i - 1].env_steps && after.ppo[i].wall_s > after.ppo[i - 1].wall_s);
+  checkHistory({ ppo: after.ppo, grpo: after.grpo.slice(0, after.ppo.length) }, after.ppo.length, 'device lost');
+  // The page says what happened, and when.
+  assert.match(await page.locator('#problems').innerText(), new RegExp(`PPO lost its WebGPU device[^]*during update ${lost.update}[^]*no update was lost`));
+  assert.match(await page.locator('#status').innerText(), new RegExp(`PPO on the CPU since update ${lost.update}`));
+  // A new experiment in that worker starts on the CPU and says why; the other stays on WebGPU.
+  await page.evaluate(() => window.playground.reset());
+  await step(page, 1);
+  const again = await status(page);
+  assert.deepEqual([again.errors, again.deviceLost], [{ ppo: null, grpo: null }, { ppo: null, grpo: null }]);
+  assert.deepEqual(again.backends, { ppo: 'cpu', grpo: 'webgpu' });
+  assert.match(await page.locator('#problems').innerText(), /WebGPU device was lost at update/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('chart tick labels keep close values apart and write each tick exactly', async (ctx) => {
   const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   const labels = await page.evaluate(async () => {

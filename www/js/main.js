@@ -25,10 +25,12 @@ const transfers = [];
 
 const state = {
   session: null, // {ppo, grpo}: each worker's id of the current experiment
-  created: null, // {backend, adapter, note, fragment}
+  created: null, // {backend, adapter, note, fragment}: the first worker's
+  createdBy: null, // {ppo, grpo}: each algorithm's worker's (their backends differ after a lost device)
   webgpu: null, // {available, adapter, error}
   history: { ppo: [], grpo: [] },
   errors: { ppo: null, grpo: null },
+  deviceLost: { ppo: null, grpo: null }, // {update, error, lost_s}: where an algorithm's GPU was lost
   steps: 0, // experiment steps taken (one update of each algorithm): the larger of stepsBy
   stepsBy: { ppo: 0, grpo: 0 },
   doneBy: { ppo: false, grpo: false },
@@ -96,10 +98,19 @@ function fail(message) {
   render();
 }
 
+/** Where `algo` learns now: the backend it started on, or the CPU once its GPU was lost. */
+function backendOf(algo) {
+  return state.deviceLost[algo] ? 'cpu' : state.createdBy?.[algo].backend ?? '';
+}
+
 function statusText() {
   if (!state.created) return 'starting…';
-  const { backend, adapter } = state.created;
-  const name = backend === 'webgpu' ? `WebGPU · ${adapter}` : `CPU · ${adapter}`;
+  const on = ({ backend, adapter }) => (backend === 'webgpu' ? `WebGPU · ${adapter}` : `CPU · ${adapter}`);
+  const { ppo, grpo } = state.createdBy;
+  const lost = ALGOS.filter((a) => state.deviceLost[a]).map((a) => `${a.toUpperCase()} on the CPU since update ${state.deviceLost[a].update}`);
+  const name =
+    (ppo.backend === grpo.backend ? on(ppo) : `PPO on ${on(ppo)}, GRPO on ${on(grpo)}`) +
+    (lost.length ? ` (device lost: ${lost.join(', ')})` : '');
   const where = state.running ? 'running' : state.done ? 'budget spent' : 'paused';
   const n = (a) => state.history[a].length;
   return `${name} — ${where} — PPO ${n('ppo')} updates, GRPO ${n('grpo')} updates`;
@@ -195,7 +206,7 @@ function renderTiming() {
     const seconds = m.rollout_s + m.advantage_s + m.update_s;
     const cells = [
       algo.toUpperCase(),
-      state.created?.backend ?? '',
+      backendOf(algo),
       milliseconds(m.rollout_s, 1),
       milliseconds(m.advantage_s, 2),
       milliseconds(m.update_s, 1),
@@ -227,6 +238,22 @@ function onEvent(algo, name, data) {
     state.stepsBy[algo] += 1;
     state.steps = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
     if (r[algo]) state.history[algo].push(r[algo]);
+    const lost = r[`${algo}_device_lost`];
+    if (lost) {
+      state.deviceLost[algo] = lost;
+      const name = algo.toUpperCase();
+      const last = lost.update - 1;
+      showProblems(`${name} lost its WebGPU device and carries on on the CPU`, [
+        {
+          key: algo,
+          message:
+            `${lost.error} during update ${lost.update}. ${name} took update ${lost.update} again on the CPU, from its state ` +
+            `after update ${last} (weights, optimiser moments, environments, RNG), and carries on there: no update was lost ` +
+            `(the failed attempt's ${lost.lost_s.toFixed(2)} s are not in its time). A shared link replays on WebGPU ` +
+            `throughout, so its figures after update ${last} will differ in detail.`,
+        },
+      ]);
+    }
     const err = r[`${algo}_error`];
     if (err) {
       state.errors[algo] = err;
@@ -309,6 +336,7 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   Object.assign(state, {
     history: { ppo: [], grpo: [] },
     errors: { ppo: null, grpo: null },
+    deviceLost: { ppo: null, grpo: null },
     steps: 0,
     stepsBy: { ppo: 0, grpo: 0 },
     doneBy: { ppo: false, grpo: false },
@@ -317,11 +345,13 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
     snapshot: null,
     choice,
     created: created[0],
+    createdBy: ONE_WORKER ? { ppo: created[0], grpo: created[0] } : { ppo: created[0], grpo: created[1] },
     startEval: created.find((c) => c.start_eval !== null && c.start_eval !== undefined)?.start_eval ?? null,
     session: ONE_WORKER ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id } : { ppo: created[0].id, grpo: created[1].id },
   });
   showChoice();
-  if (state.created.note) showProblems('Backend', [{ key: 'backend', message: state.created.note }]);
+  const notes = [...new Set(created.map((c) => c.note).filter(Boolean))];
+  if (notes.length) showProblems('Backend', notes.map((message) => ({ key: 'backend', message })));
   showEnv();
   invalidate();
   return parsed;
@@ -524,6 +554,10 @@ window.playground = {
   ready: null,
   status: () => ({
     backend: state.created?.backend ?? null,
+    /** Where each algorithm learns now (the CPU once its GPU was lost). */
+    backends: { ppo: state.created ? backendOf('ppo') : null, grpo: state.created ? backendOf('grpo') : null },
+    /** Where an algorithm's GPU was lost: {update, error, lost_s}, else null. */
+    deviceLost: structuredClone(state.deviceLost),
     /** How `backend=auto` chose: {backend, cpu_ms, webgpu_ms, reason}, or null. */
     choice: state.choice && { ...state.choice },
     adapter: state.created?.adapter ?? null,
@@ -554,6 +588,8 @@ window.playground = {
   pause: async () => (await started, pause()),
   reset: async (fragment) => (await started, reset(fragment ?? controls.fragment())),
   shareUrl: () => shareUrl(),
+  /** Test-only: destroy the WebGPU device of `algo`'s worker, as a driver reset would. */
+  loseDevice: async (algo) => (await started, workers[algo].send('loseDevice', {})),
   /** Test-only: the next update of `algo` fails as a NaN would. */
   injectFault: async (algo) => (await started, workers[algo].call('injectFault', { session: state.session[algo], algo })),
 };

@@ -8,6 +8,18 @@ const ready = new Promise((resolve) => (received = resolve)).then((module) => in
 let running = null; // session id of the current Run, or null
 let queue = Promise.resolve();
 
+// Every WebGPU device this worker's core opens, for the test-only `loseDevice`, which destroys
+// them as a driver reset would (the core then carries on on the CPU).
+const gpuDevices = [];
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    gpuDevices.push(device);
+    return device;
+  };
+}
+
 const reply = (id, payload) => self.postMessage({ type: 'reply', id, ...payload });
 const event = (name, data, transfer = []) => self.postMessage({ type: 'event', name, data }, transfer);
 /** Absolute milliseconds, comparable across the page and its workers. */
@@ -19,6 +31,12 @@ self.onmessage = (e) => {
   if (method === 'init') {
     received(args.module);
     ready.then(() => reply(id, { ok: true, result: null }), (err) => reply(id, { ok: false, error: String(err?.message ?? err) }));
+    return;
+  }
+  if (method === 'loseDevice') {
+    // Not queued: it strikes while a Run holds the queue, as a real loss would.
+    gpuDevices.forEach((d) => d.destroy());
+    reply(id, { ok: true, result: gpuDevices.length });
     return;
   }
   if (method === 'pause') {
@@ -127,7 +145,7 @@ async function handle(id, method, args) {
         await loadBase(args.url);
         result = await core.createSession(args.url, args.algos ?? 'both');
         if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
-        else if (result.note) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
+        else if (result.note && !result.device_lost) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         break;
       }
       case 'step': {

@@ -294,11 +294,16 @@ impl RunConfig {
     /// The keys text tasks ignore: their model is the shipped base's architecture, and their
     /// observations are token ids, which are not standardised.
     pub const CONTROL_KEYS: [&'static str; 3] = ["width", "depth", "ppo.norm_obs"];
+    /// The keys that matter for continuous actions only (the Gaussian policy's).
+    pub const CONTINUOUS_KEYS: [&'static str; 3] = ["log_std_init", "sde", "sde_sample_freq"];
 
     /// Whether `key` (any experiment key) changes a run on `env`; the page hides the others.
     pub fn applies(key: &str, env: EnvId) -> bool {
         let text = env.task().is_some();
-        !(text && Self::CONTROL_KEYS.contains(&key) || !text && Self::TEXT_KEYS.contains(&key))
+        let continuous = !env.action_space().is_discrete();
+        !(text && Self::CONTROL_KEYS.contains(&key)
+            || !text && Self::TEXT_KEYS.contains(&key)
+            || !continuous && Self::CONTINUOUS_KEYS.contains(&key))
     }
 
     /// The environment with this run's scoring of text completions.
@@ -338,6 +343,12 @@ params! {
         text_reward: TextReward = TextReward::Exact;
         /// text tasks: subtracted from the reward of a completion without EOS or with a character no answer has
         format_penalty: f64 = 0.0, [0.0, 10.0];
+        /// continuous actions: initial log standard deviation of the Gaussian policy (SB3's log_std_init; with sde, of each weight of the noise matrix)
+        log_std_init: f64 = 0.0, [-10.0, 2.0];
+        /// continuous actions: generalized State-Dependent Exploration (SB3's use_sde): the action's noise is the policy's last hidden layer times a random matrix held for sde_sample_freq steps, so exploration is smooth in time
+        sde: bool = false;
+        /// continuous actions, with sde: steps between new noise matrices (0: one per rollout, SB3's -1)
+        sde_sample_freq: usize = 0, [0, 100_000];
     }
 }
 
@@ -619,6 +630,16 @@ mod tests {
             .map(|s| s.key)
             .collect();
         assert_eq!(documented, RunConfig::TEXT_KEYS);
+        let continuous: Vec<String> = RunConfig::specs()
+            .into_iter()
+            .filter(|s| s.doc.starts_with("continuous actions"))
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(continuous, RunConfig::CONTINUOUS_KEYS);
+        for key in RunConfig::CONTINUOUS_KEYS {
+            assert!(RunConfig::applies(key, EnvId::Pendulum) && !RunConfig::applies(key, EnvId::CartPole));
+            assert!(!RunConfig::applies(key, EnvId::LmReverse));
+        }
     }
 
     #[test]

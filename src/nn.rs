@@ -36,15 +36,23 @@ impl Mlp {
         Self { layers }
     }
 
-    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward_latent(x).1
+    }
+
+    /// The last hidden layer's activations (the input itself without hidden layers), and the
+    /// output: SB3's `latent_pi` and what its action head makes of it.
+    pub fn forward_latent(&self, mut x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = tanh(x);
-            }
+        for layer in &self.layers[..last] {
+            x = tanh(layer.forward(x));
         }
-        x
+        (x.clone(), self.layers[last].forward(x))
+    }
+
+    /// Width of [`Mlp::forward_latent`]'s latent.
+    pub fn latent_dim(&self) -> usize {
+        self.layers.last().expect("at least one layer").weight.lazy_shape().dims::<2>()[0]
     }
 }
 

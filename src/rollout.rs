@@ -10,7 +10,7 @@ use crate::Rng;
 use crate::env::{Env, EnvSpec, Transition};
 use crate::host::{self, DeviceError, Reads};
 use crate::normalize::{ObservationNormalizer, RewardScaler};
-use crate::policy::{Sampling, StochasticPolicy};
+use crate::policy::{Sampling, SdeNoise, StochasticPolicy};
 use crate::ppo::ActorCritic;
 
 /// A finished episode: its undiscounted return and length.
@@ -147,6 +147,18 @@ pub struct Rollout {
     pub episodes: Vec<Episode>,
 }
 
+/// How a rollout's step samples `rows`: with the policy's held noise where it has some (gSDE),
+/// advanced by a step, else freshly.
+fn sampling<'a>(rng: &'a mut Rng, noise: Option<&'a mut SdeNoise>, rows: &[usize]) -> Sampling<'a> {
+    match noise {
+        Some(noise) => {
+            noise.step(rows);
+            Sampling::Explore(rng, noise)
+        }
+        None => Sampling::Sample(rng),
+    }
+}
+
 /// Run `policy` for `num_steps` steps in every env, recording what PPO learns from.
 pub async fn collect_rollout<P: StochasticPolicy>(
     agent: &ActorCritic<P>,
@@ -176,6 +188,7 @@ pub async fn collect_rollout<P: StochasticPolicy>(
     // Final observations of truncated episodes, valued in one batch at the end.
     let mut truncated_at = Vec::new();
     let mut final_observations = Vec::new();
+    let mut noise = policy.noise();
     for t in 0..num_steps {
         let obs = host::matrix(envs.observations.clone(), n, d, device);
         let mut reads = Reads::new();
@@ -184,7 +197,8 @@ pub async fn collect_rollout<P: StochasticPolicy>(
         reads.push(values);
         let mut read = reads.execute().await?.into_iter();
         let (params, values) = (read.next().unwrap(), read.next().unwrap());
-        let picked = policy.pick(&params, n, &mut Sampling::Sample(rng));
+        let rows: Vec<usize> = (0..n).collect();
+        let picked = policy.pick(&params, n, &mut sampling(rng, noise.as_mut(), &rows));
 
         r.observations.extend_from_slice(&envs.observations);
         let (transitions, finished) = envs.step(&picked.actions, width);
@@ -274,6 +288,7 @@ pub async fn collect_group<P: StochasticPolicy>(
         })
         .collect();
     let mut running: Vec<usize> = (0..g).collect();
+    let mut noise = policy.noise();
     // A language model reuses its key/value cache from step to step.
     let mut sampler = policy.group_sampler();
     while !running.is_empty() {
@@ -282,7 +297,8 @@ pub async fn collect_group<P: StochasticPolicy>(
             Some(sampler) => sampler.dist_params(&obs, &running, device),
             None => policy.dist_params(host::matrix(obs, running.len(), d, device)),
         };
-        let picked = policy.pick(&host::read(params).await?, running.len(), &mut Sampling::Sample(rng));
+        let mut sampling = sampling(rng, noise.as_mut(), &running);
+        let picked = policy.pick(&host::read(params).await?, running.len(), &mut sampling);
         for (row, &i) in running.iter().enumerate() {
             let action = &picked.actions[row * width..(row + 1) * width];
             let tr = envs[i].step(action);

@@ -9,7 +9,7 @@ use playground::config::{GrpoConfig, LossType};
 use playground::env::ActionSpace;
 use playground::grpo::{GrpoMinibatch, grpo_loss};
 use playground::host;
-use playground::policy::{Policy, Sampling, StochasticPolicy};
+use playground::policy::{GaussianMlp, Policy, Sampling, StochasticPolicy};
 use rand::{Rng as _, SeedableRng};
 
 fn spaces() -> Vec<ActionSpace> {
@@ -41,6 +41,89 @@ fn evaluate_actions_returns_the_log_probs_get_action_returned() {
             assert!(entropy.iter().all(|e| e.is_finite()));
         }
     }
+}
+
+/// A Gaussian MLP with gSDE (SB3's `use_sde`), built without hidden layers so that its latent
+/// features are the observation itself: the action's variance is then `Σ_i o_i²·σ²` (+1e-6).
+fn sde_policy(sample_freq: usize, device: &Device) -> GaussianMlp {
+    GaussianMlp::new(3, 2, 16, 0, device, &mut Rng::seed_from_u64(4)).with_exploration(0.5f64.ln(), Some(sample_freq))
+}
+
+/// gSDE's distribution, checked by hand: with σ = 0.5 on every weight of the noise matrix and
+/// the observation `o` as the latent, each action dimension has variance `0.25·Σ o²` + 1e-6,
+/// and the mean's log-prob is `-½·ln(2π·var)` per dimension, in `evaluate_actions` and in the
+/// sampled log-probs alike; the entropy depends on the state.
+#[test]
+fn gsde_scores_actions_with_the_state_dependent_variance() {
+    let device = Device::flex();
+    let policy = sde_policy(0, &device);
+    let obs = [0.1f32, -0.2, 0.3, 1.0, 0.5, -2.0];
+    let observations = host::matrix(obs.to_vec(), 2, 3, &device);
+    let mode = pollster::block_on(policy.get_action(observations.clone(), &mut Sampling::Mode)).unwrap();
+    let actions = host::matrix(mode.actions.clone(), 2, 2, &device);
+    let (log_probs, entropy) = policy.evaluate_actions(observations.clone(), actions);
+    let (log_probs, entropy) =
+        (pollster::block_on(host::read(log_probs)).unwrap(), pollster::block_on(host::read(entropy)).unwrap());
+    for (row, o) in obs.chunks(3).enumerate() {
+        let var = 0.25 * o.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() + 1e-6;
+        let expected = -(2.0 * std::f64::consts::PI * var).ln(); // two dimensions, each −½·ln(2π·var)
+        assert!((log_probs[row] as f64 - expected).abs() < 1e-4, "row {row}: {} vs {expected}", log_probs[row]);
+        assert!((mode.log_probs[row] as f64 - expected).abs() < 1e-4, "row {row}: picked {}", mode.log_probs[row]);
+        let h = 2.0 * (0.5 * var.ln() + 0.5 + 0.5 * (2.0 * std::f64::consts::PI).ln());
+        assert!((entropy[row] as f64 - h).abs() < 1e-4, "row {row}: entropy {} vs {h}", entropy[row]);
+    }
+    // Sampled with held noise, the log-probs are still the distribution's.
+    let mut rng = Rng::seed_from_u64(5);
+    let mut noise = policy.noise().expect("gSDE holds noise");
+    noise.step(&[0, 1]);
+    let picked = pollster::block_on(policy.get_action(observations.clone(), &mut Sampling::Explore(&mut rng, &mut noise))).unwrap();
+    let actions = host::matrix(picked.actions.clone(), 2, 2, &device);
+    let scored = pollster::block_on(host::read(policy.evaluate_actions(observations, actions).0)).unwrap();
+    for (a, b) in picked.log_probs.iter().zip(&scored) {
+        assert!((a - b).abs() < 1e-5, "picked {a}, scored {b}");
+    }
+}
+
+/// gSDE's noise is held: the same state gives the same action until the noise is redrawn,
+/// every `sample_freq` steps (0: never within a rollout), each row with its own matrix; and
+/// over many matrices the actions spread with the distribution's variance.
+#[test]
+fn gsde_holds_its_noise_for_sample_freq_steps() {
+    let device = Device::flex();
+    let obs = host::matrix(vec![0.1, -0.2, 0.3, 0.1, -0.2, 0.3], 2, 3, &device);
+    let act = |policy: &GaussianMlp, noise: &mut playground::policy::SdeNoise, rng: &mut Rng, rows: &[usize]| {
+        noise.step(rows);
+        let picked = pollster::block_on(policy.get_action(obs.clone(), &mut Sampling::Explore(rng, noise))).unwrap();
+        picked.actions
+    };
+    let mut rng = Rng::seed_from_u64(6);
+    let held = sde_policy(0, &device);
+    let mut noise = held.noise().unwrap();
+    let first = act(&held, &mut noise, &mut rng, &[0, 1]);
+    assert_ne!(first[..2], first[2..], "two rows, two matrices (same state)");
+    for _ in 0..3 {
+        assert_eq!(act(&held, &mut noise, &mut rng, &[0, 1]), first, "held for the whole rollout");
+    }
+    let every_two = sde_policy(2, &device);
+    let mut noise = every_two.noise().unwrap();
+    let steps: Vec<Vec<f32>> = (0..3).map(|_| act(&every_two, &mut noise, &mut rng, &[0, 1])).collect();
+    assert_eq!(steps[0], steps[1]);
+    assert_ne!(steps[1], steps[2], "redrawn at step 2");
+    // Step 3 holds step 2's matrices: row 1 alone (a GRPO member whose sibling finished) keeps its own.
+    noise.step(&[1]);
+    let one = host::matrix(vec![0.1, -0.2, 0.3], 1, 3, &device);
+    let alone = pollster::block_on(every_two.get_action(one, &mut Sampling::Explore(&mut rng, &mut noise))).unwrap();
+    assert_eq!(alone.actions, steps[2][2..].to_vec());
+
+    let mut samples = Vec::new();
+    for _ in 0..4000 {
+        let mut noise = held.noise().unwrap();
+        samples.push(act(&held, &mut noise, &mut rng, &[0, 1])[0] as f64);
+    }
+    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+    let var = samples.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / samples.len() as f64;
+    let expected = 0.25 * (0.01 + 0.04 + 0.09);
+    assert!((var / expected - 1.0).abs() < 0.1, "variance {var} against {expected}");
 }
 
 #[test]

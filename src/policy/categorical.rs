@@ -47,7 +47,7 @@ pub(crate) fn pick_categorical(log_probs: &[f32], batch: usize, sampling: &mut S
     for row in log_probs.chunks_exact(n) {
         let a = match sampling {
             Sampling::Mode => argmax(row),
-            Sampling::Sample(rng) => inverse_cdf(row, rng.random::<f64>()),
+            Sampling::Sample(rng) | Sampling::Explore(rng, _) => inverse_cdf(row, rng.random::<f64>()),
         };
         actions.push(a as f32);
         picked.push(row[a]);

@@ -29,8 +29,49 @@ use crate::host::{self, DeviceError};
 pub enum Sampling<'a> {
     /// Draw from the distribution (rollouts).
     Sample(&'a mut Rng),
+    /// Draw with exploration noise held across steps (gSDE, see [`SdeNoise`]); a policy
+    /// without such noise samples as `Sample` does.
+    Explore(&'a mut Rng, &'a mut SdeNoise),
     /// Take the most likely action: argmax, or the Gaussian mean (deterministic evaluation).
     Mode,
+}
+
+/// Generalized State-Dependent Exploration's noise over one rollout (Raffin et al. 2021; SB3's
+/// `use_sde`): each row (a PPO environment, a GRPO group member) has its own noise matrix `Z`
+/// with standard normal entries, drawn from the run's RNG when first needed and again every
+/// `sample_freq` steps (0: once per rollout, SB3's `sde_sample_freq = -1`). The policy scales it
+/// by its noise std and applies it to its latent features, so exploration is smooth in time.
+pub struct SdeNoise {
+    sample_freq: usize,
+    steps: usize,
+    /// The rows of the batch the current step acts for.
+    rows: Vec<usize>,
+    matrices: std::collections::HashMap<usize, Vec<f64>>,
+}
+
+impl SdeNoise {
+    pub fn new(sample_freq: usize) -> Self {
+        Self { sample_freq, steps: 0, rows: Vec::new(), matrices: Default::default() }
+    }
+
+    /// The next step acts for `rows` (in batch order); new matrices are due every `sample_freq`
+    /// steps (SB3's `reset_noise` at a rollout's start and when `n_steps % sde_sample_freq == 0`).
+    pub fn step(&mut self, rows: &[usize]) {
+        if self.sample_freq > 0 && self.steps.is_multiple_of(self.sample_freq) {
+            self.matrices.clear();
+        }
+        self.steps += 1;
+        self.rows = rows.to_vec();
+    }
+
+    /// The noise matrix (`len` standard normal draws) of the batch's row `b`.
+    pub fn matrix(&mut self, b: usize, len: usize, rng: &mut Rng) -> &[f64] {
+        use rand_distr::Distribution;
+        let row = self.rows[b];
+        let z = self.matrices.entry(row).or_insert_with(|| (0..len).map(|_| rand_distr::StandardNormal.sample(rng)).collect());
+        assert_eq!(z.len(), len, "one matrix shape per policy");
+        z
+    }
 }
 
 /// Actions picked for a batch, with their log-probabilities under the policy that picked them.
@@ -99,6 +140,12 @@ pub trait StochasticPolicy: Module + ModuleDisplay + Clone {
     /// same initial state), for a policy that can reuse work between steps: the language
     /// model's key/value cache. `None`: each step is scored from its observations alone.
     fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
+        None
+    }
+
+    /// A fresh noise state for one rollout, for a policy whose exploration noise is held across
+    /// steps (the Gaussian MLP with gSDE); `None`: each step samples on its own.
+    fn noise(&self) -> Option<SdeNoise> {
         None
     }
 
@@ -201,9 +248,12 @@ impl Policy {
                     .with_lora(run.lora_rank, run.lora_alpha, rng)
                     .with_temperature(run.temperature),
             ),
-            None => {
-                Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng)
-            }
+            None => match Policy::new(env.observation_dim(), &env.action_space(), run.width, run.depth, device, rng) {
+                Policy::Gaussian(p) => {
+                    Policy::Gaussian(p.with_exploration(run.log_std_init, run.sde.then_some(run.sde_sample_freq)))
+                }
+                other => other,
+            },
         }
     }
 }
@@ -239,6 +289,9 @@ impl StochasticPolicy for Policy {
     }
     fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
         delegate!(self, p => p.group_sampler())
+    }
+    fn noise(&self) -> Option<SdeNoise> {
+        delegate!(self, p => p.noise())
     }
     fn evaluate_padded(&self, observations: Tensor<3>, actions: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
         delegate!(self, p => p.evaluate_padded(observations, actions))

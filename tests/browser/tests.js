@@ -15,7 +15,7 @@ const TINY = {
     'env=Pendulum-v1&seed=3&width=16&ppo.num_envs=1&ppo.num_steps=32&ppo.update_epochs=1' +
     '&ppo.num_minibatches=1&grpo.num_generations=2&grpo.max_completion_length=16',
 };
-const TIMING_KEYS = ['wall_s', 'sps', 'rollout_s', 'advantage_s', 'update_s'];
+const TIMING_KEYS = ['wall_s', 'sps', 'rollout_s', 'advantage_s', 'update_s', 'cpu_copy_s'];
 
 async function open(ctx, hash = '', { init } = {}) {
   const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 900 } });

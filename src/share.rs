@@ -247,12 +247,12 @@ mod tests {
         let mut c = ExperimentConfig::for_env(EnvId::Pendulum);
         c.run.seed = 3;
         c.set("grpo.num_generations", "16").unwrap();
-        c.set("ppo.learning_rate", "3e-4").unwrap();
+        c.set("ppo.learning_rate", "1e-4").unwrap();
         let f = to_fragment(&c, &[("run", "40")]);
         let v = versions::CURRENT;
         assert_eq!(
             f,
-            format!("v={v}&env=Pendulum-v1&seed=3&ppo.learning_rate=3e-4&grpo.num_generations=16&run=40")
+            format!("v={v}&env=Pendulum-v1&seed=3&ppo.learning_rate=1e-4&grpo.num_generations=16&run=40")
         );
         let p = parse(&format!("#{f}"));
         assert_eq!(p.problems, vec![]);
@@ -269,7 +269,8 @@ mod tests {
         let keys: Vec<&str> = p.problems.iter().map(|q| q.key.as_str()).collect();
         assert_eq!(keys, vec!["seed", "ppo.gamma", "bogus", "grpo.loss_type", "run", "figure"]);
         assert_eq!(p.config.run.seed, 2);
-        assert_eq!(p.config.ppo.gamma, ExperimentConfig::for_env(EnvId::Pendulum).ppo.gamma);
+        // A link without `v` is version 1's: its defaults are used.
+        assert_eq!(p.config.ppo.gamma, versions::defaults(EnvId::Pendulum, 1).ppo.gamma);
         assert_eq!(p.problems[1].used.as_deref(), Some("0.9"));
         assert!(p.problems.iter().all(|q| !q.message.is_empty()));
     }

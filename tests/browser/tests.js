@@ -153,7 +153,9 @@ test('webgpu: a device lost mid-run: PPO carries on on the CPU from its last upd
   for (let i = 1; i < after.ppo.length; i++) assert.ok(after.ppo[i].env_steps > after.ppo[i - 1].env_steps && after.ppo[i].wall_s > after.ppo[i - 1].wall_s);
   checkHistory({ ppo: after.ppo, grpo: after.grpo.slice(0, after.ppo.length) }, after.ppo.length, 'device lost');
   // The page says what happened, and when.
-  assert.match(await page.locator('#problems').innerText(), new RegExp(`PPO lost its WebGPU device[^]*during update ${lost.update}[^]*no update was lost`));
+  const note = await page.locator('#problems').innerText();
+  assert.match(note, new RegExp(`PPO lost its WebGPU device[^]*device error: [^\n]* during update ${lost.update}[^]*no update was lost`));
+  assert.doesNotMatch(note, /Backtrace|Caused by/, 'the error in one line');
   assert.match(await page.locator('#status').innerText(), new RegExp(`PPO on the CPU since update ${lost.update}`));
   // A new experiment in that worker starts on the CPU and says why; the other stays on WebGPU.
   await page.evaluate(() => window.playground.reset());

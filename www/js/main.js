@@ -98,6 +98,13 @@ function fail(message) {
   render();
 }
 
+/** A device error in one line: burn's chain of causes without its repeats and backtrace
+ *  ("device error: The device is poisoned: Destroyed: Device was destroyed."). */
+function oneLine(error) {
+  const parts = error.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'Caused by:' && !/^(Backtrace:|No backtrace available)/.test(l));
+  return parts.reduce((line, part) => (line.endsWith(part) ? line : `${line}: ${part}`));
+}
+
 /** Where `algo` learns now: the backend it started on, or the CPU once its GPU was lost. */
 function backendOf(algo) {
   return state.deviceLost[algo] ? 'cpu' : state.createdBy?.[algo].backend ?? '';
@@ -247,7 +254,7 @@ function onEvent(algo, name, data) {
         {
           key: algo,
           message:
-            `${lost.error} during update ${lost.update}. ${name} took update ${lost.update} again on the CPU, from its state ` +
+            `${oneLine(lost.error)} during update ${lost.update}. ${name} took update ${lost.update} again on the CPU, from its state ` +
             `after update ${last} (weights, optimiser moments, environments, RNG), and carries on there: no update was lost ` +
             `(the failed attempt's ${lost.lost_s.toFixed(2)} s are not in its time). A shared link replays on WebGPU ` +
             `throughout, so its figures after update ${last} will differ in detail.`,

@@ -35,6 +35,13 @@ pub struct Version {
     pub code: &'static str,
 }
 
+/// Default changes per environment: `changes![EnvId::Acrobot => [("total_steps", "500000"), ...], ...]`.
+macro_rules! changes {
+    ($($env:expr => [$(($key:literal, $value:literal)),* $(,)?]),* $(,)?) => {
+        [$($(Change { env: Some($env), key: $key, value: $value },)*)*]
+    };
+}
+
 /// The same default changes for every text task.
 macro_rules! for_text_tasks {
     ($(($key:literal, $value:literal)),* $(,)?) => {
@@ -53,27 +60,31 @@ pub const VERSIONS: &[Version] = &[
         // RL Baselines3 Zoo's tuned PPO (its `normalize: true` is observation and reward
         // normalisation; SB3's PPO keeps its learning rate constant and takes minibatches of 64),
         // with budgets in which the playground's PPO reaches the README's thresholds.
-        defaults: &[
-            Change { env: Some(EnvId::Acrobot), key: "total_steps", value: "500000" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.norm_obs", value: "true" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.norm_reward", value: "true" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.num_envs", value: "16" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.num_steps", value: "256" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.gae_lambda", value: "0.94" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.num_minibatches", value: "64" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.ent_coef", value: "0" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.learning_rate", value: "3e-4" },
-            Change { env: Some(EnvId::Acrobot), key: "ppo.anneal_lr", value: "false" },
-            Change { env: Some(EnvId::MountainCar), key: "total_steps", value: "1000000" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.norm_obs", value: "true" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.norm_reward", value: "true" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.num_envs", value: "16" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.num_steps", value: "16" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.gae_lambda", value: "0.98" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.num_minibatches", value: "4" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.ent_coef", value: "0" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.learning_rate", value: "3e-4" },
-            Change { env: Some(EnvId::MountainCar), key: "ppo.anneal_lr", value: "false" },
+        defaults: &changes![
+            EnvId::Acrobot => [
+                ("total_steps", "500000"),
+                ("ppo.norm_obs", "true"),
+                ("ppo.norm_reward", "true"),
+                ("ppo.num_envs", "16"),
+                ("ppo.num_steps", "256"),
+                ("ppo.gae_lambda", "0.94"),
+                ("ppo.num_minibatches", "64"),
+                ("ppo.ent_coef", "0"),
+                ("ppo.learning_rate", "3e-4"),
+                ("ppo.anneal_lr", "false"),
+            ],
+            EnvId::MountainCar => [
+                ("total_steps", "1000000"),
+                ("ppo.norm_obs", "true"),
+                ("ppo.norm_reward", "true"),
+                ("ppo.num_envs", "16"),
+                ("ppo.num_steps", "16"),
+                ("ppo.gae_lambda", "0.98"),
+                ("ppo.num_minibatches", "4"),
+                ("ppo.ent_coef", "0"),
+                ("ppo.learning_rate", "3e-4"),
+                ("ppo.anneal_lr", "false"),
+            ],
         ],
         code: "fixes to reward scaling at terminations, padded GRPO cells, the reference refresh \
            and continuous action clipping (the README's version table has them)",
@@ -116,33 +127,37 @@ pub const VERSIONS: &[Version] = &[
         // takes Zoo's gSDE, observation normalisation and unclipped value loss, with γ = 0.99, a
         // constant learning rate of 3e-4 and a clipping ε of 0.1, which learned more steadily here
         // than Zoo's γ = 0.9, 1e-3 and 0.2 (the README has the runs).
-        defaults: &[
-            Change { env: Some(EnvId::Pendulum), key: "sde", value: "true" },
-            Change { env: Some(EnvId::Pendulum), key: "sde_sample_freq", value: "4" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.norm_obs", value: "true" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.clip_vloss", value: "false" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.vf_coef", value: "1" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.gamma", value: "0.99" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.learning_rate", value: "3e-4" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.anneal_lr", value: "false" },
-            Change { env: Some(EnvId::Pendulum), key: "ppo.clip_coef", value: "0.1" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "total_steps", value: "20000" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "sde", value: "true" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "log_std_init", value: "-3.29" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.num_envs", value: "1" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.num_steps", value: "8" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.num_minibatches", value: "1" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.update_epochs", value: "10" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.gamma", value: "0.9999" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.gae_lambda", value: "0.9" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.learning_rate", value: "7.77e-5" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.anneal_lr", value: "false" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.ent_coef", value: "0.00429" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.clip_coef", value: "0.1" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.max_grad_norm", value: "5" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.vf_coef", value: "0.38" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.clip_vloss", value: "false" },
-            Change { env: Some(EnvId::MountainCarContinuous), key: "ppo.norm_obs", value: "true" },
+        defaults: &changes![
+            EnvId::Pendulum => [
+                ("sde", "true"),
+                ("sde_sample_freq", "4"),
+                ("ppo.norm_obs", "true"),
+                ("ppo.clip_vloss", "false"),
+                ("ppo.vf_coef", "1"),
+                ("ppo.gamma", "0.99"),
+                ("ppo.learning_rate", "3e-4"),
+                ("ppo.anneal_lr", "false"),
+                ("ppo.clip_coef", "0.1"),
+            ],
+            EnvId::MountainCarContinuous => [
+                ("total_steps", "20000"),
+                ("sde", "true"),
+                ("log_std_init", "-3.29"),
+                ("ppo.num_envs", "1"),
+                ("ppo.num_steps", "8"),
+                ("ppo.num_minibatches", "1"),
+                ("ppo.update_epochs", "10"),
+                ("ppo.gamma", "0.9999"),
+                ("ppo.gae_lambda", "0.9"),
+                ("ppo.learning_rate", "7.77e-5"),
+                ("ppo.anneal_lr", "false"),
+                ("ppo.ent_coef", "0.00429"),
+                ("ppo.clip_coef", "0.1"),
+                ("ppo.max_grad_norm", "5"),
+                ("ppo.vf_coef", "0.38"),
+                ("ppo.clip_vloss", "false"),
+                ("ppo.norm_obs", "true"),
+            ],
         ],
         code: "",
     },

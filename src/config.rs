@@ -624,18 +624,11 @@ mod tests {
 
     #[test]
     fn the_text_keys_are_run_keys_and_exactly_those_documented_for_text_tasks() {
-        let documented: Vec<String> = RunConfig::specs()
-            .into_iter()
-            .filter(|s| s.doc.starts_with("text tasks:"))
-            .map(|s| s.key)
-            .collect();
-        assert_eq!(documented, RunConfig::TEXT_KEYS);
-        let continuous: Vec<String> = RunConfig::specs()
-            .into_iter()
-            .filter(|s| s.doc.starts_with("continuous actions"))
-            .map(|s| s.key)
-            .collect();
-        assert_eq!(continuous, RunConfig::CONTINUOUS_KEYS);
+        let documented = |prefix: &str| -> Vec<String> {
+            RunConfig::specs().into_iter().filter(|s| s.doc.starts_with(prefix)).map(|s| s.key).collect()
+        };
+        assert_eq!(documented("text tasks:"), RunConfig::TEXT_KEYS);
+        assert_eq!(documented("continuous actions"), RunConfig::CONTINUOUS_KEYS);
         for key in RunConfig::CONTINUOUS_KEYS {
             assert!(RunConfig::applies(key, EnvId::Pendulum) && !RunConfig::applies(key, EnvId::CartPole));
             assert!(!RunConfig::applies(key, EnvId::LmReverse));

@@ -249,10 +249,7 @@ mod tests {
             };
             let share = count(Some(&only)) / count(None);
             assert!(share <= moved_share, "{env}: {share} of the weights moved");
-            let obs: Vec<f32> = match env.task() {
-                Some(_) => [1.0, 3.0, 4.0, 22.0].into_iter().chain([0.0; 12]).collect(),
-                None => vec![0.1, -0.2, 0.03, 0.4],
-            };
+            let obs = crate::policy::test_observation(env);
             let d = obs.len();
             let expected =
                 pollster::block_on(read(learner.valid().dist_params(matrix(obs.clone(), 1, d, &device))))

@@ -279,13 +279,6 @@ mod tests {
         policy.dist_params(matrix(obs.to_vec(), 1, d, device)).sin().powi_scalar(2).mean()
     }
 
-    fn observation(env: EnvId) -> Vec<f32> {
-        match env.task() {
-            Some(_) => [1.0, 3.0, 4.0, 22.0].into_iter().chain([0.0; 12]).collect(),
-            None => vec![0.1, -0.2, 0.03, 0.4, 0.2, -0.1][..env.observation_dim()].to_vec(),
-        }
-    }
-
     fn weights<M: Module>(module: &M) -> Vec<Vec<f32>> {
         pollster::block_on(read_params(module, None)).unwrap()
     }
@@ -298,7 +291,7 @@ mod tests {
         let device = Device::flex().autodiff();
         for env in [EnvId::CartPole, EnvId::Pendulum, EnvId::LmReverse] {
             let run = ExperimentConfig::for_env(env).run;
-            let obs = observation(env);
+            let obs = crate::policy::test_observation(env);
             let start = Policy::for_run(&run, &device, &mut Rng::seed_from_u64(1));
             let (mut ours, mut theirs) = (start.clone(), start.clone());
             let mut adam = Optimizer::new(1e-5, 0.5);

@@ -189,6 +189,7 @@ pub async fn collect_rollout<P: StochasticPolicy>(
     let mut truncated_at = Vec::new();
     let mut final_observations = Vec::new();
     let mut noise = policy.noise();
+    let rows: Vec<usize> = (0..n).collect();
     for t in 0..num_steps {
         let obs = host::matrix(envs.observations.clone(), n, d, device);
         let mut reads = Reads::new();
@@ -197,7 +198,6 @@ pub async fn collect_rollout<P: StochasticPolicy>(
         reads.push(values);
         let mut read = reads.execute().await?.into_iter();
         let (params, values) = (read.next().unwrap(), read.next().unwrap());
-        let rows: Vec<usize> = (0..n).collect();
         let picked = policy.pick(&params, n, &mut sampling(rng, noise.as_mut(), &rows));
 
         r.observations.extend_from_slice(&envs.observations);

@@ -170,6 +170,16 @@ pub trait GroupSampler {
     fn dist_params(&mut self, observations: &[f32], rows: &[usize], device: &Device) -> Tensor<2>;
 }
 
+/// An observation of `env` for tests: for a text task, BOS and three tokens, padded to the context;
+/// otherwise a small state vector.
+#[cfg(test)]
+pub(crate) fn test_observation(env: crate::env::EnvId) -> Vec<f32> {
+    match env.task() {
+        Some(_) => [1.0, 3.0, 4.0, 22.0].into_iter().chain([0.0; 12]).collect(),
+        None => vec![0.1, -0.2, 0.03, 0.4, 0.2, -0.1][..env.observation_dim()].to_vec(),
+    }
+}
+
 /// The policies of the playground, chosen by the environment's action space.
 // One policy per run, moved rarely: the language model's larger variant costs nothing to box away.
 #[allow(clippy::large_enum_variant)]

@@ -25,8 +25,7 @@ const transfers = [];
 
 const state = {
   session: null, // {ppo, grpo}: each worker's id of the current experiment
-  created: null, // {backend, adapter, note, fragment}: the first worker's
-  createdBy: null, // {ppo, grpo}: each algorithm's worker's (their backends differ after a lost device)
+  createdBy: null, // {ppo, grpo}: each algorithm's worker's {backend, adapter, note, fragment} (their backends differ after a lost device)
   webgpu: null, // {available, adapter, error}
   history: { ppo: [], grpo: [] },
   errors: { ppo: null, grpo: null },
@@ -111,7 +110,7 @@ function backendOf(algo) {
 }
 
 function statusText() {
-  if (!state.created) return 'starting…';
+  if (!state.createdBy) return 'starting…';
   const on = ({ backend, adapter }) => (backend === 'webgpu' ? `WebGPU · ${adapter}` : `CPU · ${adapter}`);
   const { ppo, grpo } = state.createdBy;
   const lost = ALGOS.filter((a) => state.deviceLost[a]).map((a) => `${a.toUpperCase()} on the CPU since update ${state.deviceLost[a].update}`);
@@ -351,7 +350,6 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
     lastError: null,
     snapshot: null,
     choice,
-    created: created[0],
     createdBy: ONE_WORKER ? { ppo: created[0], grpo: created[0] } : { ppo: created[0], grpo: created[1] },
     startEval: created.find((c) => c.start_eval !== null && c.start_eval !== undefined)?.start_eval ?? null,
     session: ONE_WORKER ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id } : { ppo: created[0].id, grpo: created[1].id },
@@ -454,7 +452,7 @@ function catchUp(session) {
 
 function shareUrl() {
   const base = `${location.origin}${location.pathname}`;
-  const fragment = state.created?.fragment ?? controls.fragment();
+  const fragment = state.createdBy?.ppo.fragment ?? controls.fragment();
   return `${base}#${fragment}&run=${state.steps}`;
 }
 
@@ -537,7 +535,7 @@ async function boot() {
   exporter.wire({
     shareUrl,
     history: () => state.history,
-    fragment: () => state.created?.fragment ?? '',
+    fragment: () => state.createdBy?.ppo.fragment ?? '',
     build: () => state.build,
     figures: description.figures,
   });
@@ -560,15 +558,15 @@ async function boot() {
 window.playground = {
   ready: null,
   status: () => ({
-    backend: state.created?.backend ?? null,
+    backend: state.createdBy?.ppo.backend ?? null,
     /** Where each algorithm learns now (the CPU once its GPU was lost). */
-    backends: { ppo: state.created ? backendOf('ppo') : null, grpo: state.created ? backendOf('grpo') : null },
+    backends: { ppo: state.createdBy ? backendOf('ppo') : null, grpo: state.createdBy ? backendOf('grpo') : null },
     /** Where an algorithm's GPU was lost: {update, error, lost_s}, else null. */
     deviceLost: structuredClone(state.deviceLost),
     /** How `backend=auto` chose: {backend, cpu_ms, webgpu_ms, reason}, or null. */
     choice: state.choice && { ...state.choice },
-    adapter: state.created?.adapter ?? null,
-    note: state.created?.note ?? null,
+    adapter: state.createdBy?.ppo.adapter ?? null,
+    note: state.createdBy?.ppo.note ?? null,
     webgpu: state.webgpu,
     updates: { ppo: state.history.ppo.length, grpo: state.history.grpo.length },
     steps: state.steps,

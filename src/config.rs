@@ -325,6 +325,8 @@ params! {
         env: EnvId = EnvId::CartPole;
         /// seed of the run's RNG: weights, env resets, action sampling, minibatch order
         seed: u64 = 1, [0, 9_007_199_254_740_991u64];
+        /// runs of each algorithm on the page, on seeds seed, seed+1, …: each trains on its own (a worker pool spreads them over the cores), the curves show their aggregate with a 95% bootstrap band and the summary table intervals; a CLI run trains one seed (pvg compare --seeds for several)
+        seeds: usize = 1, [1, 16];
         /// environment steps each algorithm may use
         total_steps: u64 = 100_000, [1, 10_000_000];
         /// units per hidden layer, policy and critic alike
@@ -595,6 +597,19 @@ impl ExperimentConfig {
                 fix: "5".into(),
             });
         }
+        // The page runs seeds seed, seed + 1, …, seed + seeds − 1: the last must be a seed too.
+        const MAX_SEED: u64 = 9_007_199_254_740_991;
+        if self.run.seed > MAX_SEED + 1 - self.run.seeds as u64 {
+            problems.push(Conflict {
+                key: "seeds",
+                message: format!(
+                    "seeds {}…{} pass the largest seed, {MAX_SEED}",
+                    self.run.seed,
+                    self.run.seed as u128 + self.run.seeds as u128 - 1
+                ),
+                fix: (MAX_SEED + 1 - self.run.seed).to_string(),
+            });
+        }
         let limit = self.run.env.max_episode_steps();
         if self.grpo.max_completion_length > limit {
             problems.push(Conflict {
@@ -665,6 +680,20 @@ mod tests {
             assert!(err.contains(needle), "{key}={text}: {err}");
         }
         assert_eq!(c, before);
+    }
+
+    #[test]
+    fn seeds_must_stay_seeds_to_the_last() {
+        let mut c = ExperimentConfig::default();
+        c.set("seeds", "16").unwrap();
+        c.set("seed", "9007199254740976").unwrap();
+        assert_eq!(c.check(), vec![], "seeds …976 to …991 are all seeds");
+        c.set("seed", "9007199254740977").unwrap();
+        let problems = c.check();
+        assert_eq!(problems.len(), 1);
+        assert_eq!((problems[0].key, problems[0].fix.as_str()), ("seeds", "15"), "{:?}", problems[0]);
+        assert!(c.set("seeds", "17").unwrap_err().contains("outside"), "at most 16 runs per algorithm");
+        assert!(c.set("seeds", "0").is_err());
     }
 
     #[test]

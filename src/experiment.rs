@@ -188,6 +188,8 @@ impl Algos {
 
 /// Episodes of each evaluation on the page (held-out prompts: accuracy moves in steps of 1/64).
 pub const PAGE_EVAL_EPISODES: usize = 64;
+/// Episodes of a control task's evaluation once its budget is spent on the page (as `pvg train`).
+pub const PAGE_FINAL_EPISODES: usize = 20;
 /// Evaluations over a run's budget on the page (see `Experiment::with_evaluations`).
 const PAGE_EVALS: u64 = 20;
 
@@ -250,6 +252,31 @@ impl Experiment {
         self.ppo_track.evaluation = of(every(self.ppo.max_steps_per_update()));
         self.grpo_track.evaluation = of(every(self.grpo.max_steps_per_update()));
         self
+    }
+
+    /// Evaluate each algorithm on `PAGE_FINAL_EPISODES` episodes after its last update only:
+    /// a control task's final return on the page (`eval_mean_return` of that update).
+    pub fn with_final_evaluation(mut self) -> Self {
+        let e = Some(Evaluation { at_end: true, ..Evaluation::of(&self.config.run, PAGE_FINAL_EPISODES, 0) });
+        self.ppo_track.evaluation = e;
+        self.grpo_track.evaluation = e;
+        self
+    }
+
+    /// The run of `algo` (`Ppo` or `Grpo`) scored so far, if this experiment advances it: its
+    /// final evaluation where one was taken, steps to the env's threshold as the page measures
+    /// them (a text task on its held-out evaluations, a control task on its training return).
+    pub fn scores(&self, algo: Algos) -> Option<crate::stats::RunScores> {
+        let track = match algo {
+            Algos::Ppo if self.algos.ppo() => &self.ppo_track,
+            Algos::Grpo if self.algos.grpo() => &self.grpo_track,
+            _ => return None,
+        };
+        let env = self.config.run.env;
+        let on = if env.task().is_some() { "eval" } else { "train" };
+        let threshold = crate::stats::solved_at(env).map(|value| crate::stats::Threshold { value, on });
+        let final_eval = track.history.last().filter(|_| track.finished).and_then(|m| m.eval_mean_return);
+        Some(crate::stats::RunScores::of(self.config.run.seed, &track.history, final_eval, threshold))
     }
 
     /// The evaluation of the policy both algorithms start from (for a text task, the shipped

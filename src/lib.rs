@@ -18,6 +18,7 @@ pub mod pretrain;
 pub mod replay;
 pub mod rollout;
 pub mod share;
+pub mod stats;
 pub mod train;
 pub mod value;
 pub mod versions;

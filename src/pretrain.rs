@@ -13,7 +13,7 @@ use rand::SeedableRng;
 
 use crate::Rng;
 use crate::env::text::{CONTEXT, PAD, Task};
-use crate::eval::play;
+use crate::eval::{Start, play};
 use crate::host::{self, DeviceError};
 use crate::learner::Optimizer;
 use crate::policy::Sampling;
@@ -92,7 +92,8 @@ pub async fn held_out_accuracy(
         Some(rng) => Sampling::Sample(rng),
         None => Sampling::Mode,
     };
-    let returns = play(model, task.env_id(), prompts, 0, None, device, &mut sampling).await?;
+    let starts: Vec<Start> = (0..prompts as u64).map(Start::Seed).collect();
+    let returns = play(model, task.env_id(), &starts, None, device, &mut sampling).await?;
     Ok(returns.iter().sum::<f64>() / prompts as f64)
 }
 

@@ -227,10 +227,9 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     if backend == "webgpu" {
         experiment = experiment.surviving_device_loss();
     }
-    // A text task's accuracy on held-out prompts joins the curves, from the base's on.
-    if text {
-        experiment = experiment.with_evaluations();
-    }
+    // A text task's accuracy on held-out prompts joins the curves, from the base's on; a control
+    // task's policy is evaluated once its budget is spent (the summary table's final return).
+    experiment = if text { experiment.with_evaluations() } else { experiment.with_final_evaluation() };
     // Both algorithms start from the same policy: one worker (GRPO's, or the only one) evaluates it.
     let start_eval = match algos {
         Algos::Ppo => None,
@@ -384,6 +383,14 @@ struct Stepped {
     #[serde(flatten)]
     report: StepReport,
     done: bool,
+    /// Each advanced algorithm's run scored so far (the page's summary table over seeds).
+    scores: Scores,
+}
+
+#[derive(Serialize)]
+struct Scores {
+    ppo: Option<crate::stats::RunScores>,
+    grpo: Option<crate::stats::RunScores>,
 }
 
 /// One update of each algorithm of session `id`.
@@ -397,6 +404,7 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e))?;
     let report = session.step().await;
     let done = session.done();
+    let scores = Scores { ppo: session.scores(Algos::Ppo), grpo: session.scores(Algos::Grpo) };
     let lost = report.ppo_device_lost.as_ref().or(report.grpo_device_lost.as_ref());
     WORKER.with_borrow_mut(|w| {
         // A lost device cannot be used again in this worker (nor initialised anew).
@@ -408,7 +416,7 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
             *slot = Some(session);
         }
     });
-    to_js(&Stepped { report, done })
+    to_js(&Stepped { report, done, scores })
 }
 
 /// The last update's tensors of session `id`, by `transport`: `typed` (what the page uses), its
@@ -496,4 +504,65 @@ pub fn inject_fault(id: u32, algo: &str) -> Result<(), JsError> {
 #[wasm_bindgen(js_name = dropSession)]
 pub fn drop_session(id: u32) {
     WORKER.with_borrow_mut(|w| w.sessions.remove(&id));
+}
+
+#[derive(serde::Deserialize)]
+struct SummaryRequest {
+    env: String,
+    ppo: Vec<crate::stats::RunScores>,
+    grpo: Vec<crate::stats::RunScores>,
+}
+
+/// The page's summary table over seeds: the runs' scores (each `step`'s `scores`) compared as
+/// `pvg report` compares them ([`crate::stats::Report`]).
+#[wasm_bindgen]
+pub fn summarize(request: JsValue) -> Result<JsValue, JsError> {
+    let r: SummaryRequest = serde_wasm_bindgen::from_value(request)?;
+    let env: EnvId = r.env.parse().map_err(|e: String| JsError::new(&e))?;
+    let report = crate::stats::Report::new(env, &r.ppo, &r.grpo, &page_eval_label(env), page_threshold(env));
+    to_js(&report)
+}
+
+/// What the page's final evaluation is, for the summary table.
+fn page_eval_label(env: EnvId) -> String {
+    match env.task() {
+        Some(_) => format!("greedy exact match on {} distinct held-out prompts", crate::experiment::PAGE_EVAL_EPISODES),
+        None => format!("deterministic policy, {} episodes", crate::experiment::PAGE_FINAL_EPISODES),
+    }
+}
+
+/// Where the page counts a run solved: a text task on its held-out evaluations (taken during
+/// training), a control task on its training return (the page evaluates only at the end).
+fn page_threshold(env: EnvId) -> Option<crate::stats::Threshold> {
+    let on = if env.task().is_some() { "eval" } else { "train" };
+    crate::stats::solved_at(env).map(|value| crate::stats::Threshold { value, on })
+}
+
+#[derive(serde::Deserialize)]
+struct BandRequest {
+    /// Grid points of the x axis.
+    points: usize,
+    /// Per algorithm, per run: its curve's x and y.
+    ppo: Vec<(Vec<f64>, Vec<f64>)>,
+    grpo: Vec<(Vec<f64>, Vec<f64>)>,
+}
+
+#[derive(Serialize)]
+struct Bands {
+    ppo: crate::stats::Band,
+    grpo: crate::stats::Band,
+}
+
+/// Both algorithms' curves over seeds on one x grid: each run held on it, the aggregate and its
+/// 95% bootstrap band ([`crate::stats::band`]).
+#[wasm_bindgen]
+pub fn bands(request: JsValue) -> Result<JsValue, JsError> {
+    use crate::stats::{band, grid, last_x};
+    let r: BandRequest = serde_wasm_bindgen::from_value(request)?;
+    let curves = |runs: Vec<(Vec<f64>, Vec<f64>)>| -> Vec<Vec<(f64, f64)>> {
+        runs.into_iter().map(|(x, y)| x.into_iter().zip(y).collect()).collect()
+    };
+    let (ppo, grpo) = (curves(r.ppo), curves(r.grpo));
+    let x = grid(last_x(&ppo).max(last_x(&grpo)), r.points.clamp(2, 1000));
+    to_js(&Bands { ppo: band(&ppo, x.clone()), grpo: band(&grpo, x) })
 }

@@ -232,7 +232,8 @@ fn normalised_observations_are_standardised_and_frozen_for_evaluation() {
     }
     let norm = envs.observation_normalizer().expect("normalising").clone();
     let frozen = norm.clone();
-    let returns = block(playground::eval::evaluate(&policy, env, 2, 5, Some(&norm), &device)).unwrap();
+    let starts = [5, 6].map(playground::eval::Start::Seed);
+    let returns = block(playground::eval::evaluate(&policy, env, &starts, Some(&norm), &device)).unwrap();
     assert_eq!(norm, frozen, "evaluation leaves the statistics as they were");
     assert_eq!(returns.len(), 2);
 }

@@ -24,6 +24,7 @@ mod cli {
     use playground::metrics::UpdateMetrics;
     use playground::ppo::Ppo;
     use playground::replay::replay_file;
+    use playground::stats;
     use playground::train::{Algorithm, Evaluation, TrainError};
     use web_time::Instant;
 
@@ -64,7 +65,7 @@ mod cli {
             /// Where the JSON lines go (default: standard output)
             #[arg(long)]
             out: Option<PathBuf>,
-            /// Episodes of the final deterministic evaluation (default 20; 256 held-out prompts
+            /// Episodes of the final deterministic evaluation (default 20; 600 held-out prompts
             /// for a text task)
             #[arg(long)]
             eval_episodes: Option<usize>,
@@ -77,13 +78,35 @@ mod cli {
             #[arg(long, value_enum, default_value_t = Learner::Cpu)]
             learner: Learner,
         },
-        /// Train PPO and GRPO on the same environment and compare them in a table
+        /// Train PPO and GRPO over several seeds (one `pvg train` process per run, --jobs at a
+        /// time) and compare them: IQM or mean with 95% bootstrap intervals, P(PPO > GRPO)
         Compare {
             #[command(flatten)]
             experiment: Experiment,
-            /// Episodes of the final deterministic evaluation (default 20; 256 for a text task)
+            /// Seeds: `1-10`, `1,4,9` or `3` (default: the experiment's seed alone)
+            #[arg(long)]
+            seeds: Option<String>,
+            /// Runs trained at once (default: the machine's cores); results do not depend on it
+            #[arg(long)]
+            jobs: Option<usize>,
+            /// Where each run's JSON lines go, `<algo>-seed<S>.jsonl` (default runs/<env>)
+            #[arg(long)]
+            out_dir: Option<PathBuf>,
+            /// Episodes of the final deterministic evaluation (default 20; 600 held-out prompts
+            /// for a text task)
             #[arg(long)]
             eval_episodes: Option<usize>,
+            /// Also evaluate every N updates (steps to the threshold are then measured on these
+            /// evaluations instead of the training return)
+            #[arg(long, default_value_t = 0)]
+            eval_every: usize,
+        },
+        /// Compare runs written by `pvg train` or `pvg compare` (JSON-line files, from any
+        /// machine): the same table as `compare`
+        Report {
+            /// JSON-line files of finished runs (both algorithms, one experiment)
+            #[arg(required = true)]
+            runs: Vec<PathBuf>,
         },
         /// Per-update cost and env steps per second of both algorithms (medians)
         Bench {
@@ -154,16 +177,40 @@ mod cli {
         let cli = Cli::parse();
         let result = match cli.command {
             Command::Train { experiment, algo, out, eval_episodes, eval_every, learner } => {
-                config(&experiment).and_then(|c| learner_device(learner).map(|d| (c, d))).and_then(
+                config(&experiment)
+                    .inspect(|c| {
+                        if c.run.seeds > 1 {
+                            eprintln!(
+                                "note: seeds={} is the page's; pvg train trains seed {} alone \
+                                 (pvg compare --seeds {}-{} trains them all)",
+                                c.run.seeds,
+                                c.run.seed,
+                                c.run.seed,
+                                c.run.seed + c.run.seeds as u64 - 1
+                            )
+                        }
+                    })
+                    .and_then(|c| learner_device(learner).map(|d| (c, d)))
+                    .and_then(
                     |(c, d)| {
                         let evals = Evals { episodes: episodes(&c, eval_episodes), every: eval_every };
                         train(&c, algo, out, evals, &d)
                     },
                 )
             }
-            Command::Compare { experiment, eval_episodes } => {
-                config(&experiment).and_then(|c| compare(&c, episodes(&c, eval_episodes)))
+            Command::Compare { experiment, seeds, jobs, out_dir, eval_episodes, eval_every } => {
+                config(&experiment).and_then(|c| {
+                    let seeds = match seeds {
+                        Some(text) => parse_seeds(&text)?,
+                        None => vec![c.run.seed],
+                    };
+                    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+                    let dir = out_dir.unwrap_or_else(|| PathBuf::from("runs").join(c.run.env.name()));
+                    let evals = Evals { episodes: episodes(&c, eval_episodes), every: eval_every };
+                    compare(&c, &seeds, jobs.max(1), &dir, evals)
+                })
             }
+            Command::Report { runs } => report(&runs),
             Command::Bench { experiment, runs, warmup, updates, json, learner } => config(&experiment)
                 .and_then(|c| learner_device(learner).map(|d| (c, d)))
                 .and_then(|(c, d)| bench(&c, runs, warmup, updates, json, &d)),
@@ -333,10 +380,10 @@ mod cli {
         Ok(Summary { history: track.history, eval_returns, error: track.error })
     }
 
-    /// Episodes of the final evaluation: as asked, else 20, or 256 held-out prompts for a
-    /// text task (its accuracy moves in steps of 1/episodes).
+    /// Episodes of the final evaluation: as asked, else 20, or a text task's held-out prompts
+    /// (`EVAL_PROMPTS` distinct ones; its accuracy moves in steps of 1/episodes).
     fn episodes(c: &ExperimentConfig, asked: Option<usize>) -> usize {
-        asked.unwrap_or(if c.run.env.task().is_some() { 256 } else { 20 })
+        asked.unwrap_or(if c.run.env.task().is_some() { playground::env::text::EVAL_PROMPTS } else { 20 })
     }
 
     fn with_algo<T>(
@@ -388,10 +435,15 @@ mod cli {
         }
     }
 
-    /// A JSON line with the version and commit that made it, so any figure can be traced.
-    fn stamped(mut line: serde_json::Value) -> serde_json::Value {
+    /// A JSON line with the run it belongs to (algorithm, environment, seed) and the version and
+    /// commit that made it, so any figure can be traced and `pvg report` can group lines from
+    /// anywhere.
+    fn stamped(mut line: serde_json::Value, c: &ExperimentConfig, algo: Algo) -> serde_json::Value {
         let build = playground::versions::BUILD;
         if let Some(fields) = line.as_object_mut() {
+            fields.insert("algo".into(), name(algo).into());
+            fields.insert("env".into(), c.run.env.name().into());
+            fields.insert("seed".into(), c.run.seed.into());
             fields.insert("version".into(), build.version.into());
             fields.insert("commit".into(), build.commit.into());
         }
@@ -422,7 +474,7 @@ mod cli {
                     if let Some(value) = periodic {
                         line[if text { "eval_accuracy" } else { "eval_mean_return" }] = value.into();
                     }
-                    if let Err(e) = writeln!(sink, "{}", stamped(line)) {
+                    if let Err(e) = writeln!(sink, "{}", stamped(line, c, algo)) {
                         write_err.get_or_insert(e.to_string());
                     }
                 },
@@ -433,7 +485,8 @@ mod cli {
             return Err(format!("writing metrics: {e}"));
         }
         if let Some(e) = &summary.error {
-            writeln!(sink, "{}", stamped(serde_json::json!({ "error": e.to_string() })))
+            let line = serde_json::json!({ "error": e.to_string(), "experiment": experiment_of(c) });
+            writeln!(sink, "{}", stamped(line, c, algo))
                 .map_err(|e| e.to_string())?;
             return Err(e.to_string());
         }
@@ -443,27 +496,25 @@ mod cli {
             "eval_std_return": s,
             "eval_episodes": summary.eval_returns.len(),
             "eval_returns": summary.eval_returns,
+            "experiment": experiment_of(c),
+            "total_steps": c.run.total_steps,
         });
         if let Some(task) = c.run.env.task() {
             // A text task's reward is exact match (1 or 0): the mean return is the accuracy on
-            // held-out prompts. The shipped base answers the same prompts.
+            // held-out prompts, with its Wilson interval. The shipped base answers the same prompts.
             let device = Device::flex();
             let base =
                 playground::policy::TinyGpt::load_base(playground::policy::base_weights(task), &device)?;
-            let episodes = summary.eval_returns.len();
-            let base_returns = pollster::block_on(evaluate(
-                &base,
-                c.run.env,
-                episodes,
-                Evaluation::of(&c.run, episodes, 0).seed,
-                None,
-                &device,
-            ))
-            .map_err(|e| e.to_string())?;
+            let starts = Evaluation::of(&c.run, summary.eval_returns.len(), 0).starts();
+            let base_returns = pollster::block_on(evaluate(&base, c.run.env, &starts, None, &device))
+                .map_err(|e| e.to_string())?;
+            let right = summary.eval_returns.iter().filter(|&&r| r >= 1.0).count();
+            let ci = stats::wilson(right, summary.eval_returns.len());
             last["eval_accuracy"] = m.into();
+            last["eval_accuracy_ci"] = serde_json::json!([ci.low, ci.high]);
             last["base_accuracy"] = mean_std(&base_returns).0.into();
         }
-        let last = stamped(last);
+        let last = stamped(last, c, algo);
         writeln!(sink, "{last}").map_err(|e| e.to_string())?;
         sink.flush().map_err(|e| e.to_string())?;
         eprintln!(
@@ -476,45 +527,184 @@ mod cli {
         Ok(())
     }
 
-    fn compare(c: &ExperimentConfig, eval_episodes: usize) -> Result<(), String> {
+    /// The experiment as a link names it (its seed included): what a run's JSON lines carry so
+    /// that `pvg report` can tell runs of one experiment from another's.
+    fn experiment_of(c: &ExperimentConfig) -> String {
+        playground::share::to_fragment(c, &[])
+    }
+
+    /// `1-10`, `1,4,9`, `3`, or a mix (`1-3,7`): at most 1,000 seeds, each once.
+    fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
+        let bad = || format!("--seeds '{text}' is not a list of seeds such as 1-10 or 1,4,9");
+        let mut seeds = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            if b < a || b - a >= 1000 {
+                return Err(bad());
+            }
+            seeds.extend(a..=b);
+        }
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        match (unique.len() == seeds.len(), seeds.len()) {
+            (false, _) => Err(format!("--seeds '{text}' names a seed twice")),
+            (_, n) if n > 1000 => Err(format!("--seeds '{text}': at most 1,000 seeds")),
+            _ => Ok(seeds),
+        }
+    }
+
+    /// Train both algorithms on every seed, `jobs` runs at a time, each one `pvg train` process
+    /// of its own (so each run is exactly `pvg train` with its seed, whatever `jobs` is), its
+    /// JSON lines in `dir`; then the table `pvg report` prints for those files.
+    fn compare(c: &ExperimentConfig, seeds: &[u64], jobs: usize, dir: &std::path::Path, evals: Evals) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find pvg itself: {e}"))?;
+        let runs: Vec<(Algo, u64, PathBuf)> = seeds
+            .iter()
+            .flat_map(|&seed| {
+                [Algo::Ppo, Algo::Grpo].map(|a| (a, seed, dir.join(format!("{}-seed{seed}.jsonl", name(a)))))
+            })
+            .collect();
         eprintln!(
-            "{} · seed {} · {} env steps each · policy {}×{} tanh",
-            c.run.env, c.run.seed, c.run.total_steps, c.run.depth, c.run.width
+            "{} · seeds {} · {} env steps each · {} runs, {jobs} at a time · JSON lines in {}",
+            c.run.env,
+            stats::seed_list(seeds),
+            c.run.total_steps,
+            runs.len(),
+            dir.display()
         );
-        let mut rows = Vec::new();
-        for algo in [Algo::Ppo, Algo::Grpo] {
-            let mut report = progress(algo, c.run.total_steps);
-            let evals = Evals { episodes: eval_episodes, every: 0 };
-            let summary =
-                with_algo(algo, c, &Device::flex().autodiff(), |go| go(&mut |m, _| report(m), evals))?;
-            rows.push((algo, summary));
-        }
+        let url = experiment_of(c);
+        let t0 = Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failures = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.min(runs.len()) {
+                scope.spawn(|| {
+                    while let Some((algo, seed, out)) = runs.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+                        let status = std::process::Command::new(&exe)
+                            .args(["train", "--url", &url, "--algo", name(*algo), "--seed", &seed.to_string()])
+                            .args(["--eval-episodes", &evals.episodes.to_string()])
+                            .args(["--eval-every", &evals.every.to_string(), "--out"])
+                            .arg(out)
+                            .stdout(std::process::Stdio::null())
+                            .stderr(std::process::Stdio::null())
+                            .status();
+                        match status {
+                            Ok(s) if s.success() => {
+                                eprintln!("{:>7.1} s  {} seed {seed} done", t0.elapsed().as_secs_f64(), name(*algo))
+                            }
+                            other => {
+                                let why = other.map_or_else(|e| e.to_string(), |s| s.to_string());
+                                eprintln!("{} seed {seed} failed ({why}); its lines: {}", name(*algo), out.display());
+                                failures.lock().unwrap().push(format!("{} seed {seed}", name(*algo)));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        eprintln!("{} runs in {:.1} s of wall time", runs.len(), t0.elapsed().as_secs_f64());
+        let failures = failures.into_inner().unwrap();
+        let done: Vec<PathBuf> = runs.iter().map(|r| r.2.clone()).collect();
         println!();
-        println!(
-            "| algorithm | updates | env steps | wall s | SPS | last train return | eval return (mean ± std, {eval_episodes} ep.) |"
-        );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
-        for (algo, s) in &rows {
-            let last = s.history.last();
-            let train_ret = s.history.iter().rev().find_map(|m| m.mean_return);
-            let eval = match &s.error {
-                Some(e) => format!("failed: {e}"),
-                None => {
-                    let (m, sd) = mean_std(&s.eval_returns);
-                    format!("{m:.1} ± {sd:.1}")
-                }
-            };
-            println!(
-                "| {} | {} | {} | {:.1} | {:.0} | {} | {} |",
-                name(*algo),
-                s.history.len(),
-                last.map_or(0, |m| m.env_steps),
-                last.map_or(0.0, |m| m.wall_s),
-                last.map_or(0.0, |m| m.sps),
-                train_ret.map_or("-".into(), |r| format!("{r:.1}")),
-                eval
-            );
+        report(&done)?;
+        if failures.is_empty() { Ok(()) } else { Err(format!("failed: {}", failures.join(", "))) }
+    }
+
+    /// One finished run, read back from its JSON lines.
+    struct RunFile {
+        algo: String,
+        /// The experiment without its seed: what all runs of one comparison share.
+        experiment: String,
+        env: EnvId,
+        seed: u64,
+        history: Vec<UpdateMetrics>,
+        final_eval: Option<f64>,
+        eval_episodes: usize,
+        evaluated_during: bool,
+        version: u64,
+        commit: String,
+        failed: Option<String>,
+    }
+
+    fn read_run(path: &std::path::Path) -> Result<RunFile, String> {
+        let at = |e: String| format!("{}: {e}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+        let mut history = Vec::new();
+        let mut last: Option<serde_json::Value> = None;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let value: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| at(format!("line {}: {e}", i + 1)))?;
+            if value.get("experiment").is_some() {
+                last = Some(value);
+            } else {
+                let m: UpdateMetrics =
+                    serde_json::from_value(value).map_err(|e| at(format!("line {}: {e}", i + 1)))?;
+                history.push(m);
+            }
         }
+        let last = last.ok_or_else(|| at("no final line: the run did not finish (or is not a pvg train file)".into()))?;
+        let field = |k: &str| last.get(k).ok_or_else(|| at(format!("the final line has no {k}")));
+        let env: EnvId = field("env")?.as_str().unwrap_or_default().parse().map_err(at)?;
+        let seed = field("seed")?.as_u64().ok_or_else(|| at("seed is not a number".into()))?;
+        let url = field("experiment")?.as_str().unwrap_or_default();
+        let experiment = url.split('&').filter(|kv| !kv.starts_with("seed=")).collect::<Vec<_>>().join("&");
+        let evaluated_during = history.iter().any(|m| m.eval_mean_return.is_some());
+        Ok(RunFile {
+            algo: field("algo")?.as_str().unwrap_or_default().to_string(),
+            experiment,
+            env,
+            seed,
+            final_eval: last.get("eval_mean_return").and_then(|v| v.as_f64()),
+            history,
+            eval_episodes: last.get("eval_episodes").and_then(|v| v.as_u64()).unwrap_or(0) as usize,
+            evaluated_during,
+            version: field("version")?.as_u64().unwrap_or(0),
+            commit: field("commit")?.as_str().unwrap_or_default().to_string(),
+            failed: last.get("error").and_then(|e| e.as_str()).map(String::from),
+        })
+    }
+
+    /// Read finished runs of one experiment and print the comparison table.
+    fn report(paths: &[PathBuf]) -> Result<(), String> {
+        let runs = paths.iter().map(|p| read_run(p)).collect::<Result<Vec<_>, _>>()?;
+        let first = runs.first().ok_or("no runs to report")?;
+        if let Some(other) = runs.iter().find(|r| r.experiment != first.experiment) {
+            return Err(format!(
+                "these runs are of different experiments:\n       {}\n       {}",
+                first.experiment, other.experiment
+            ));
+        }
+        for r in runs.iter().filter(|r| r.failed.is_some()) {
+            eprintln!("note: {} seed {} failed ({}); its history up to then is counted", r.algo, r.seed, r.failed.as_deref().unwrap_or(""));
+        }
+        let mut builds: Vec<String> = runs.iter().map(|r| format!("version {} ({})", r.version, r.commit)).collect();
+        builds.sort();
+        builds.dedup();
+        let evaluated_during = runs.iter().all(|r| r.evaluated_during);
+        let threshold = stats::solved_at(first.env).map(|value| stats::Threshold {
+            value,
+            on: if evaluated_during { "eval" } else { "train" },
+        });
+        let of = |algo: &str| -> Vec<stats::RunScores> {
+            runs.iter()
+                .filter(|r| r.algo == algo)
+                .map(|r| stats::RunScores::of(r.seed, &r.history, r.final_eval, threshold))
+                .collect()
+        };
+        let (ppo, grpo) = (of("ppo"), of("grpo"));
+        let episodes = runs.iter().map(|r| r.eval_episodes).max().unwrap_or(0);
+        let label = if first.env.task().is_some() {
+            format!("greedy exact match on {episodes} distinct held-out prompts")
+        } else {
+            format!("deterministic policy, {episodes} episodes")
+        };
+        let report = stats::Report::new(first.env, &ppo, &grpo, &label, threshold);
+        println!("{}", first.experiment);
+        print!("{}", report.markdown());
+        println!("Made by {}.", builds.join(", "));
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|copy runs one part (copy: what keeping a CPU copy of each
+// BENCH_ONLY=parallel|transport|lm|copy|seeds runs one part (copy: what keeping a CPU copy of each
 // run on WebGPU costs, to survive a lost device).
 //
 //   node tests/browser/bench.js [dist] [pvg-binary] [dist-without-simd]
@@ -186,6 +186,52 @@ if (process.env.BENCH_ONLY === 'copy') {
   process.exit(0);
 }
 
+/** Several seeds on the page: 4 seeds × 2 algorithms of CartPole-v1's defaults (a 25,000-step
+ *  budget each) on the CPU backend, run until every budget is spent, with a pool of one worker
+ *  and with the default pool (one per core), in this one run: wall seconds, the ratio, and
+ *  whether both pools gave the same metrics. */
+async function seedsBench() {
+  const wall = async (query) => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${site.url}/${query}#env=CartPole-v1&seed=1&seeds=4&total_steps=25000&backend=cpu`);
+    await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
+    const seen = await page.evaluate(async () => {
+      const t0 = performance.now();
+      await window.playground.run();
+      const strip = (rows) => rows.map(({ wall_s, sps, rollout_s, advantage_s, update_s, ...m }) => m);
+      const runs = window.playground.runs();
+      const same = JSON.stringify(Object.fromEntries(Object.entries(runs).map(([a, r]) => [a, Object.fromEntries(Object.entries(r).map(([s, h]) => [s, strip(h)]))])));
+      return { seconds: (performance.now() - t0) / 1e3, pool: window.playground.status().pool, same };
+    });
+    await context.close();
+    return seen;
+  };
+  const one = await wall('?pool=1');
+  const all = await wall('');
+  const cores = await (async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${site.url}/`);
+    const n = await page.evaluate(() => navigator.hardwareConcurrency);
+    await context.close();
+    return n;
+  })();
+  console.log(`
+4 seeds × 2 algorithms, CartPole-v1 defaults with a 25,000-step budget each, CPU backend, page seconds until every budget is spent, in this one run (navigator.hardwareConcurrency = ${cores}):`);
+  console.log('| pool | workers | wall s |\n|---|---:|---:|');
+  console.log(`| ?pool=1 | ${one.pool} | ${fmt(one.seconds)} |`);
+  console.log(`| default (one per core) | ${all.pool} | ${fmt(all.seconds)} |`);
+  console.log(`| ratio | | ${fmt(one.seconds / all.seconds, 2)}× |`);
+  console.log(`identical metrics for every run with both pools: ${one.same === all.same ? 'yes' : 'NO'}`);
+}
+if (process.env.BENCH_ONLY === 'seeds') {
+  await seedsBench();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
 /** CartPole-v1's defaults on the CPU backend, run until both budgets are spent: page seconds
  *  until PPO solved it (the first update from which its training return stays >= 475 for the next
  *  10 that report one, as below) and until both were done, sampled every 50 ms. */
@@ -273,6 +319,7 @@ if (noSimd) {
 printCopyCost({ 'CartPole-v1 defaults': gpu });
 console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${fmt(cpu.ppoWarm)} / GRPO ${fmt(cpu.grpoWarm)} ms; WebGPU PPO ${fmt(gpu.ppoWarm)} / GRPO ${fmt(gpu.grpoWarm)} ms`);
 await transport();
+await seedsBench();
 await lmBench();
 console.log(solved
   ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of its own training (${solved.env_steps} env steps, update ${solved.update})`

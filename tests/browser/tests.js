@@ -812,3 +812,86 @@ test('GRPO warm-started from PPO on the page reports the PPO steps apart from it
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+/** Every run's metrics without timings: `{ppo: {"<seed>": [...]}, grpo: {...}}`. */
+const runsWithoutTimings = (runs) => Object.fromEntries(Object.entries(runs).map(([algo, bySeed]) => [algo, withoutTimings(bySeed)]));
+
+test('seeds=4: every run of both algorithms steps; a pool of 1 and of 4 give the same metrics; bands and intervals', async (ctx) => {
+  const link = '#env=CartPole-v1&seeds=4&backend=cpu&total_steps=20000';
+  const results = {};
+  for (const pool of [1, 4]) {
+    const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 2400 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${ctx.url}/?pool=${pool}${link}`);
+    await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
+    await step(page, 2);
+    const s = await status(page);
+    assert.equal(s.seeds, 4);
+    assert.equal(s.pool, pool, `pool ${pool}: ${JSON.stringify(s)}`);
+    const runs = await page.evaluate(() => window.playground.runs());
+    for (const algo of ['ppo', 'grpo']) {
+      assert.deepEqual(Object.keys(runs[algo]).sort(), ['1', '2', '3', '4'], `${algo}: one run per seed`);
+      for (const [seed, rows] of Object.entries(runs[algo])) assert.equal(rows.length, 2, `pool ${pool}: ${algo} seed ${seed}`);
+    }
+    // metrics() keeps its shape: the first seed's.
+    assert.deepEqual(withoutTimings(await metrics(page)), withoutTimings({ ppo: runs.ppo['1'], grpo: runs.grpo['1'] }));
+    assert.notDeepEqual(withoutTimings({ a: runs.ppo['1'] }).a, withoutTimings({ a: runs.ppo['2'] }).a, 'seeds differ');
+    results[pool] = runsWithoutTimings(runs);
+    if (pool === 4) {
+      // The curves carry a band (drawn by the statistics worker's aggregate), the table intervals.
+      await page.waitForFunction(() => window.playground.summary()?.rows?.length && /over its 4 seeds/.test(document.querySelector('#chart-steps .band-legend')?.textContent), null, { timeout: 30_000 });
+      const legend = await page.textContent('#chart-steps .band-legend');
+      assert.match(legend, /IQM over its 4 seeds/);
+      assert.match(legend, /95% confidence band \(a percentile bootstrap over the seeds/);
+      const summary = await page.evaluate(() => window.playground.summary());
+      assert.equal(summary.aggregate, 'iqm');
+      assert.deepEqual(summary.seeds, [1, 2, 3, 4]);
+      const auc = summary.rows.find((r) => r.metric.startsWith('training return'));
+      assert.ok(auc.ppo.estimate.low <= auc.ppo.estimate.value && auc.ppo.estimate.value <= auc.ppo.estimate.high, JSON.stringify(auc));
+      assert.match(await page.textContent('#summary'), /\[[-\d.]+, [-\d.]+\]/);
+      // The seed selector shows another seed's losses and tensors.
+      await page.selectOption('#seed-select', '2');
+      await page.waitForFunction(() => window.playground.status().steps === 2 && window.playground.snapshot()?.ppo?.length > 0, null, { timeout: 30_000 });
+      await page.screenshot({ path: `${ctx.artifacts}/seeds.png`, fullPage: true });
+      console.log(`     screenshot: ${ctx.artifacts}/seeds.png`);
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  assert.deepEqual(results[4], results[1], 'a run does not depend on the pool, nor on which worker ran it');
+});
+
+test('seeds=16: the page stays responsive (no main-thread task over 50 ms) with 32 runs', async (ctx) => {
+  const init = () => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, ms: e.duration })))).observe({ type: 'longtask', buffered: true });
+  };
+  // CartPole's defaults, as the one-seed test above: the page's real workload, 16 times over.
+  const { page } = await open(ctx, '#env=CartPole-v1&seeds=16&backend=cpu', { init });
+  await page.waitForTimeout(500);
+  const start = await page.evaluate(() => performance.now());
+  await page.evaluate(() => { window.playground.run(); });
+  // Polled cheaply and rarely: the test's own polling must not be the long task.
+  await page.waitForFunction(() => window.playground.status().steps >= 3 && document.querySelector('#chart-steps .band-chart:not([hidden])'), null, { timeout: 300_000, polling: 250 });
+  await page.evaluate(() => window.playground.pause());
+  const during = await page.evaluate((t0) => window.__longTasks.filter((e) => e.start >= t0), start);
+  assert.equal((await status(page)).seeds, 16);
+  const runs = await page.evaluate(() => window.playground.runs());
+  const lengths = Object.values(runs).flatMap((bySeed) => Object.values(bySeed).map((h) => h.length));
+  assert.equal(lengths.length, 32);
+  assert.ok(lengths.every((n) => n === lengths[0] && n >= 3), `every run caught up after the pause: ${lengths}`);
+  assert.deepEqual(during, [], `long tasks during the run: ${JSON.stringify(during)}`);
+  await page.close();
+});
+
+test('seeds past the largest seed, or out of range, get a message; the runs on the page stay', async (ctx) => {
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 1);
+  await page.evaluate(() => window.playground.reset('#env=CartPole-v1&seed=9007199254740990&seeds=4'));
+  assert.match(await page.textContent('#problems'), /seeds/);
+  await page.evaluate(() => window.playground.reset('#env=CartPole-v1&seeds=17'));
+  assert.match(await page.textContent('#problems'), /seeds/);
+  assert.equal((await metrics(page)).ppo.length, 1, 'the run on the page stays');
+  await page.close();
+});

@@ -1,7 +1,7 @@
 // The playground page: wires the worker, the form, the charts, the heatmaps and the env view,
 // and exposes `window.playground` (status, metrics, step, run, pause, reset) for tests.
 import { Bridge, compileCore } from './bridge.js';
-import { Charts } from './charts.js';
+import { Charts, curveOf } from './charts.js';
 import { CompletionsView } from './completions.js';
 import { Controls } from './controls.js';
 import { EnvView } from './envdraw.js';
@@ -10,33 +10,44 @@ import * as exporter from './export.js';
 
 const $ = (id) => document.getElementById(id);
 
-/** Each algorithm trains in its own Web Worker (its own wasm instance and, on WebGPU, its own
- *  device), so a machine with several cores trains both at once. */
+/** Every run (an algorithm on one seed) trains in a worker of a pool, each worker its own wasm
+ *  instance (and, on WebGPU, its own device): one run per core at most. */
 const ALGOS = ['ppo', 'grpo'];
-/** `?workers=1` (a benchmark switch, not part of the experiment): both algorithms in one worker,
- *  stepped in turn, as the page did before each had its own. */
-const ONE_WORKER = new URLSearchParams(location.search).get('workers') === '1';
+const PARAMS = new URLSearchParams(location.search);
+/** `?pool=N` (a benchmark and test switch, not part of the experiment): at most N workers;
+ *  `?workers=1`, as before, one. Default: one per core (`navigator.hardwareConcurrency`). A run's
+ *  results do not depend on the pool's size, nor on which worker ran it. */
+const POOL_ASKED = Number(PARAMS.get('pool') ?? (PARAMS.get('workers') === '1' ? 1 : 0)) || 0;
+const MAX_POOL = 32;
+/** The workers `runs` runs train in. */
+export function poolSize(runs, asked = POOL_ASKED, cores = navigator.hardwareConcurrency || 2) {
+  return Math.max(1, Math.min(runs, asked || cores, MAX_POOL));
+}
 /** How snapshots cross from the workers: their numeric arrays as transferred typed arrays
  *  (`typed`), or (benchmark switches, `?transport=`) `json` as before, or `typed-swb`. */
-const TRANSPORT = new URLSearchParams(location.search).get('transport') ?? 'typed';
+const TRANSPORT = PARAMS.get('transport') ?? 'typed';
 /** Snapshot transport times of the latest updates (milliseconds from asking the core to the
  *  page's message handler): `{algo, transport, core_ms, total_ms}`. */
 const transfers = [];
 
 const state = {
-  session: null, // {ppo, grpo}: each worker's id of the current experiment
-  createdBy: null, // {ppo, grpo}: each algorithm's worker's {backend, adapter, note, fragment} (their backends differ after a lost device)
+  session: null, // the current experiment (a token: Step and Run notice a reset by it), null when none is live
+  runs: [], // every run: {algo, k, seed, worker, id, created, history, scores, error, deviceLost, steps, done}
+  seeds: 1, // runs per algorithm
+  selected: 0, // the seed (index k) the losses, tensors, completions, env and timing show
+  pool: 0, // workers the runs train in
+  createdBy: null, // {ppo, grpo}: the first seed's runs' {backend, adapter, note, fragment}
   webgpu: null, // {available, adapter, error}
-  history: { ppo: [], grpo: [] },
-  errors: { ppo: null, grpo: null },
+  history: { ppo: [], grpo: [] }, // the selected seed's runs' metrics
+  errors: { ppo: null, grpo: null }, // the first error of each algorithm's runs
   deviceLost: { ppo: null, grpo: null }, // {update, error, lost_s}: where an algorithm's GPU was lost
-  steps: 0, // experiment steps taken (one update of each algorithm): the larger of stepsBy
-  stepsBy: { ppo: 0, grpo: 0 },
-  doneBy: { ppo: false, grpo: false },
+  steps: 0, // experiment steps taken (one update of every run): the most of any run
   running: false,
   done: false,
   lastError: null,
   snapshot: null,
+  summary: null, // the summary table over seeds (stats::Report), from the statistics worker
+  bands: null, // the curves over seeds (stats::Band per curve and algorithm)
   choice: null, // how backend=auto chose, if it did
   startEval: null, // a text task's held-out accuracy of the base, where both algorithms start
   resetting: null, // a Promise while a reset creates the new runs: Step and Run wait for it
@@ -46,13 +57,18 @@ const state = {
   embed: null, // {figure, started} when the page is an embedded figure
 };
 
-let workers; // {ppo: Bridge, grpo: Bridge}: two, or the same one twice with ?workers=1
-let bridge; // the PPO worker's, for requests about the page rather than a run
+let core; // the compiled core, shared by every worker
+const pool = []; // Bridge per worker, grown as runs need them
+let stats; // the statistics worker's Bridge (summary table, bands): it never trains
+let bridge; // the first worker's, for requests about the page rather than a run
 let controls;
 let charts;
 let heatmaps;
 let completions; // {ppo, grpo}: CompletionsView
 let envView;
+
+/** `algo`'s run on seed index `k` (the selected one unless given). */
+const runOf = (algo, k = state.selected) => state.runs.find((r) => r.algo === algo && r.k === k);
 
 // ---------------------------------------------------------------- messages
 
@@ -119,7 +135,8 @@ function statusText() {
     (lost.length ? ` (device lost: ${lost.join(', ')})` : '');
   const where = state.running ? 'running' : state.done ? 'budget spent' : 'paused';
   const n = (a) => state.history[a].length;
-  return `${name} — ${where} — PPO ${n('ppo')} updates, GRPO ${n('grpo')} updates`;
+  const runs = state.seeds > 1 ? ` — ${state.seeds} seeds × 2 algorithms in ${state.pool} worker${state.pool > 1 ? 's' : ''}; seed ${runOf('ppo')?.seed} shown:` : ' —';
+  return `${name} — ${where}${runs} PPO ${n('ppo')} updates, GRPO ${n('grpo')} updates`;
 }
 
 // ---------------------------------------------------------------- rendering
@@ -127,9 +144,12 @@ function statusText() {
 // Rendering is split into parts drawn one per animation frame, and a figure scrolled out of
 // view waits until it is back: no main-thread task comes near 50 ms while both algorithms train.
 
-const PARTS = ['status', 'curves', 'losses:0', 'losses:1', 'losses:2', 'tensors', 'completions', 'env'];
+/** The loss charts, a few per frame. */
+const LOSSES = ['losses:0', 'losses:1', 'losses:2', 'losses:3', 'losses:4'];
+const PARTS = ['status', 'curves:steps', 'curves:wall', 'curves:accuracy', 'summary', ...LOSSES, 'tensors', 'completions', 'env'];
 const FIGURE_OF = {
   curves: 'fig-curves',
+  summary: 'fig-curves',
   losses: 'fig-losses',
   tensors: 'fig-tensors',
   completions: 'fig-completions',
@@ -138,6 +158,12 @@ const FIGURE_OF = {
 const dirty = new Set();
 const visible = new Set();
 let frame = 0;
+let later = 0;
+/** A part is redrawn at most this often (ms): with many runs, or fast updates, updates arrive
+ *  far more often than a reader can follow, and every redraw costs the main thread layout and
+ *  paint beside the workers. */
+const REDRAW_MS = 250;
+const drawnAt = new Map();
 
 function invalidate(...parts) {
   for (const p of parts.length ? parts : PARTS) dirty.add(p);
@@ -146,9 +172,24 @@ function invalidate(...parts) {
 
 function drawNext() {
   frame = 0;
-  const part = PARTS.find((p) => dirty.has(p) && (p === 'status' || visible.has(FIGURE_OF[p.split(':')[0]])));
-  if (!part) return;
+  const now = performance.now();
+  const due = (p) => now - (drawnAt.get(p) ?? -Infinity) >= REDRAW_MS;
+  const shown = (p) => p === 'status' || visible.has(FIGURE_OF[p.split(':')[0]]);
+  const part = PARTS.find((p) => dirty.has(p) && shown(p) && due(p));
+  if (!part) {
+    // Parts waiting for their interval: come back when the first is due.
+    const waiting = PARTS.filter((p) => dirty.has(p) && shown(p));
+    if (waiting.length && !later) {
+      const wait = Math.min(...waiting.map((p) => REDRAW_MS - (now - drawnAt.get(p))));
+      later = setTimeout(() => {
+        later = 0;
+        invalidate(...dirty);
+      }, Math.max(0, wait));
+    }
+    return;
+  }
   dirty.delete(part);
+  drawnAt.set(part, now);
   const [name, chunk] = part.split(':');
   if (name === 'status') {
     $('status').textContent = statusText();
@@ -156,8 +197,12 @@ function drawNext() {
     $('btn-run').disabled = (state.done && !state.running) || !!state.resetting;
     $('btn-step').disabled = state.running || state.done || !!state.resetting;
     renderTiming();
-  } else if (name === 'curves') charts.updateCurves(state.history, state.startEval);
-  else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), 3);
+  } else if (name === 'curves') {
+    // One chart a frame: building a chart of 32 runs' lines is a task of its own.
+    if (state.seeds > 1) charts.updateBand(chunk, state.bands, state.startEval);
+    else charts.updateCurve(chunk, state.history, state.startEval);
+  } else if (name === 'summary') renderSummary();
+  else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), LOSSES.length);
   else if (name === 'tensors') {
     heatmaps.render($('heatmaps-ppo'), state.snapshot?.ppo);
     heatmaps.render($('heatmaps-grpo'), state.snapshot?.grpo);
@@ -168,8 +213,80 @@ function drawNext() {
   frame = requestAnimationFrame(drawNext);
 }
 
+const CURVES = ['curves:steps', 'curves:wall', 'curves:accuracy'];
+
 function render() {
-  invalidate('status', 'curves', 'losses:0', 'losses:1', 'losses:2');
+  invalidate('status', ...CURVES, ...LOSSES);
+}
+
+/** The summary table over seeds: per algorithm and metric, the aggregate and its interval. */
+function renderSummary() {
+  const table = $('summary');
+  const body = table.querySelector('tbody');
+  body.replaceChildren();
+  const report = state.summary;
+  table.hidden = !report;
+  $('summary-legend').textContent = report ? `${report.legend}${state.seeds === 1 ? ' One seed is an anecdote: raise seeds for an interval.' : ''}` : '';
+  if (!report) return;
+  for (const row of report.rows) {
+    const tr = document.createElement('tr');
+    for (const text of [row.metric, row.ppo.text, row.grpo.text, row.ppo_better_text]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+}
+
+// ---------------------------------------------------------------- statistics over seeds
+//
+// The statistics worker aggregates the runs (the same Rust as `pvg report`): the summary table
+// from every run's scores, and, with several seeds, each curve's aggregate and 95% band on a
+// grid. One request at a time; updates that arrive meanwhile are taken by the next.
+
+const BAND_POINTS = 80;
+/** At most one aggregate this often (ms): the statistics worker shares the cores with the runs. */
+const STATS_EVERY_MS = 500;
+let statsBusy = false;
+let statsDirty = false;
+
+function scheduleStats() {
+  statsDirty = true;
+  if (statsBusy || !stats || !state.runs.length) return;
+  statsBusy = true;
+  statsDirty = false;
+  const session = state.session;
+  const request = statsRequest();
+  stats
+    .call('aggregate', request)
+    .then((result) => {
+      if (session !== state.session) return;
+      state.summary = result.summary;
+      state.bands = result.bands;
+      invalidate(...CURVES, 'summary');
+    })
+    .catch(() => {})
+    .finally(() => {
+      statsBusy = false;
+      if (statsDirty) setTimeout(scheduleStats, STATS_EVERY_MS);
+    });
+}
+
+function statsRequest() {
+  const byAlgo = (f) => Object.fromEntries(ALGOS.map((a) => [a, state.runs.filter((r) => r.algo === a).map(f)]));
+  const request = {
+    env: new URLSearchParams(state.createdBy.ppo.fragment).get('env'),
+    scores: byAlgo((r) => r.scores ?? { seed: r.seed, final_eval: null, train_auc: null, steps_to_threshold: null, env_steps: 0, wall_s: 0, updates: 0 }),
+    points: BAND_POINTS,
+    curves: null,
+  };
+  if (state.seeds > 1) {
+    const curve = (x, y, start = null) => byAlgo((r) => curveOf(r.history, x, y, start));
+    request.curves = { steps: curve('env_steps', 'mean_return'), wall: curve('wall_s', 'mean_return') };
+    if (state.startEval !== null) request.curves.accuracy = curve('env_steps', 'eval_mean_return', state.startEval);
+  }
+  return request;
 }
 
 /** `algo`'s worker's snapshot: its own part of the figures. */
@@ -204,7 +321,7 @@ export function milliseconds(seconds, digits) {
 function renderTiming() {
   const body = document.querySelector('#timing tbody');
   body.replaceChildren();
-  for (const algo of ['ppo', 'grpo']) {
+  for (const algo of ALGOS) {
     const h = state.history[algo];
     const m = h[h.length - 1];
     if (!m) continue;
@@ -230,26 +347,28 @@ function renderTiming() {
 
 // ---------------------------------------------------------------- worker events
 
-/** The workers and what each advances: `[[bridge, 'ppo'], [bridge, 'grpo']]`, or
- *  `[[bridge, 'both']]` with one worker. `state.session[lane]` is that lane's session. */
-function lanes() {
-  return ONE_WORKER ? [[workers.ppo, 'both']] : ALGOS.map((a) => [workers[a], a]);
-}
+/** The run behind an event of worker `w` about its session `id` (none once dropped). */
+const runAt = (w, id) => state.runs.find((r) => r.worker === w && r.id === id);
 
-/** An event from `algo`'s worker. */
-function onEvent(algo, name, data) {
+/** An event from worker `w`. */
+function onEvent(w, name, data) {
   if (name === 'update') {
-    if (data.session !== state.session?.[algo]) return;
+    const run = runAt(w, data.session);
+    if (!run) return;
+    const { algo } = run;
     const r = data.report;
-    state.stepsBy[algo] += 1;
-    state.steps = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
-    if (r[algo]) state.history[algo].push(r[algo]);
+    run.steps += 1;
+    state.steps = Math.max(...state.runs.map((x) => x.steps));
+    if (r[algo]) run.history.push(r[algo]);
+    run.scores = r.scores[algo] ?? run.scores;
+    const name = algo.toUpperCase();
+    const which = state.seeds > 1 ? `${name} (seed ${run.seed})` : name;
     const lost = r[`${algo}_device_lost`];
     if (lost) {
-      state.deviceLost[algo] = lost;
-      const name = algo.toUpperCase();
+      run.deviceLost = lost;
+      state.deviceLost[algo] ??= lost;
       const last = lost.update - 1;
-      showProblems(`${name} lost its WebGPU device and carries on on the CPU`, [
+      showProblems(`${which} lost its WebGPU device and carries on on the CPU`, [
         {
           key: algo,
           message:
@@ -262,23 +381,25 @@ function onEvent(algo, name, data) {
     }
     const err = r[`${algo}_error`];
     if (err) {
-      state.errors[algo] = err;
-      state.lastError = `${algo.toUpperCase()}: ${err}`;
-      showProblems(`${algo.toUpperCase()} stopped; its history is kept`, [{ key: algo, message: err }]);
+      run.error = err;
+      state.errors[algo] ??= err;
+      state.lastError = `${which}: ${err}`;
+      showProblems(`${which} stopped; its history is kept`, [{ key: algo, message: err }]);
     }
-    state.doneBy[algo] = r.done;
-    state.done = state.doneBy.ppo && state.doneBy.grpo;
-    if (data.snapshot) {
+    run.done = r.done;
+    state.done = state.runs.every((x) => x.done);
+    if (data.snapshot && run.k === state.selected) {
       const received = performance.timeOrigin + performance.now();
       transfers.push({ algo, transport: TRANSPORT, core_ms: data.built - data.asked, total_ms: received - data.asked });
       if (transfers.length > 64) transfers.shift();
       renderSnapshot(algo, data.snapshot);
     }
     render();
+    scheduleStats();
   } else if (name === 'restarted') {
     // The old worker's sessions are gone; the history on the page stays.
-    // The other worker's session goes too (with one worker, it is the one restarted).
-    for (const [w, lane] of lanes()) if (w !== workers[algo] && state.session) w.call('drop', { session: state.session[lane] }).catch(() => {});
+    // The other workers' sessions of the experiment go too.
+    if (state.session) for (const run of state.runs) if (run.worker !== w) pool[run.worker].call('drop', { session: run.id }).catch(() => {});
     state.session = null;
     state.running = false;
     state.done = true;
@@ -301,6 +422,29 @@ async function reset(fragment, options) {
   }
 }
 
+/** The pool's first `n` workers, started as needed. */
+function workersFor(n) {
+  while (pool.length < n) {
+    const w = pool.length;
+    pool.push(new Bridge(core, (name, data) => onEvent(w, name, data)));
+  }
+  return pool.slice(0, n);
+}
+
+/** The runs of an experiment: each algorithm on seeds seed, seed + 1, …, in the order
+ *  (seed, algorithm), spread over `workers` workers in turn. */
+export function planRuns(fragment, workers) {
+  const params = new URLSearchParams(fragment);
+  const seed = Number(params.get('seed') ?? 1);
+  const seeds = Number(params.get('seeds') ?? 1);
+  const runs = [];
+  for (let k = 0; k < seeds; k++) {
+    params.set('seed', String(seed + k));
+    for (const algo of ALGOS) runs.push({ algo, k, seed: seed + k, url: params.toString(), worker: runs.length % workers });
+  }
+  return runs;
+}
+
 async function resetNow(fragment, { fromUrl = false } = {}) {
   await pause();
   const parsed = await bridge.call('parseUrl', { url: fragment });
@@ -314,18 +458,21 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   // The new runs are created first: if they cannot be (a base model that fails to load), the
   // runs on the page stay as they were.
   $('status').textContent = `${statusText()} — starting the new experiment…`;
-  let created;
+  let runs;
   let choice = null;
   try {
     const resolved = await resolveBackend(parsed.fragment);
     choice = resolved.choice;
-    const made = await Promise.allSettled(lanes().map(([w, lane]) => w.call('create', { url: resolved.url, algos: lane })));
+    const seeds = Number(new URLSearchParams(resolved.url).get('seeds') ?? 1);
+    const workers = workersFor(poolSize(2 * seeds));
+    runs = planRuns(resolved.url, workers.length);
+    const made = await Promise.allSettled(runs.map((r) => pool[r.worker].call('create', { url: r.url, algos: r.algo })));
     const failed = made.find((m) => m.status === 'rejected');
     if (failed) {
-      made.forEach((m, i) => m.status === 'fulfilled' && lanes()[i][0].call('drop', { session: m.value.id }).catch(() => {}));
+      made.forEach((m, i) => m.status === 'fulfilled' && pool[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
       throw failed.reason;
     }
-    created = made.map((m) => m.value);
+    runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, error: null, deviceLost: null, steps: 0, done: false }));
   } catch (e) {
     const kept = state.session === null ? '' : ' The runs on the page are unchanged.';
     if (state.session === null) {
@@ -338,28 +485,73 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   showProblems('This link had problems; the page used the values shown', parsed.problems);
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
-  if (state.session !== null) for (const [w, lane] of lanes()) w.call('drop', { session: state.session[lane] }).catch(() => {});
+  if (state.session !== null) for (const r of state.runs) pool[r.worker].call('drop', { session: r.id }).catch(() => {});
+  const first = (algo) => runs.find((r) => r.algo === algo && r.k === 0);
   Object.assign(state, {
-    history: { ppo: [], grpo: [] },
+    session: {},
+    runs,
+    seeds: runs.length / 2,
+    selected: 0,
+    pool: new Set(runs.map((r) => r.worker)).size,
+    history: { ppo: first('ppo').history, grpo: first('grpo').history },
     errors: { ppo: null, grpo: null },
     deviceLost: { ppo: null, grpo: null },
     steps: 0,
-    stepsBy: { ppo: 0, grpo: 0 },
-    doneBy: { ppo: false, grpo: false },
     done: false,
     lastError: null,
     snapshot: null,
+    summary: null,
+    bands: null,
     choice,
-    createdBy: ONE_WORKER ? { ppo: created[0], grpo: created[0] } : { ppo: created[0], grpo: created[1] },
-    startEval: created.find((c) => c.start_eval !== null && c.start_eval !== undefined)?.start_eval ?? null,
-    session: ONE_WORKER ? { ppo: created[0].id, grpo: created[0].id, both: created[0].id } : { ppo: created[0].id, grpo: created[1].id },
+    createdBy: { ppo: first('ppo').created, grpo: first('grpo').created },
+    startEval: runs.map((r) => r.created.start_eval).find((v) => v !== null && v !== undefined) ?? null,
   });
+  showSeeds();
+  if (state.seeds > 1) charts.prepareBands(state.seeds, state.startEval !== null);
   showChoice();
-  const notes = [...new Set(created.map((c) => c.note).filter(Boolean))];
+  const notes = [...new Set(runs.map((r) => r.created.note).filter(Boolean))];
   if (notes.length) showProblems('Backend', notes.map((message) => ({ key: 'backend', message })));
   showEnv();
   invalidate();
+  scheduleStats();
   return parsed;
+}
+
+/** The seed selector: which seed's losses, tensors, completions and environment are shown. */
+function showSeeds() {
+  const select = $('seed-select');
+  select.replaceChildren(
+    ...Array.from({ length: state.seeds }, (_, k) => {
+      const o = document.createElement('option');
+      o.value = String(k);
+      o.textContent = `seed ${runOf('ppo', k).seed}`;
+      return o;
+    }),
+  );
+  select.value = String(state.selected);
+  $('seed-picker').hidden = state.seeds < 2;
+}
+
+/** Show seed index `k`: its metrics, and its runs' latest snapshots. */
+async function selectSeed(k) {
+  // A Run's workers send the snapshots they were asked for when it started: pause, then go on.
+  const wasRunning = state.running;
+  if (wasRunning) await pause();
+  state.selected = k;
+  state.history = { ppo: runOf('ppo').history, grpo: runOf('grpo').history };
+  state.snapshot = null;
+  const session = state.session;
+  await Promise.all(
+    ALGOS.map(async (algo) => {
+      const run = runOf(algo);
+      if (!run.history.length) return;
+      const snapshot = await pool[run.worker].call('snapshot', { session: run.id, transport: TRANSPORT }).catch(() => null);
+      if (snapshot && session === state.session && state.selected === k) renderSnapshot(algo, snapshot);
+    }),
+  );
+  $('seed-select').value = String(k);
+  invalidate();
+  if (wasRunning && session === state.session) run();
 }
 
 /** An environment on the page (the form's unless named): its replay, or, for a text task, its
@@ -369,12 +561,18 @@ function showEnv(env = controls.value('env')) {
   document.body.classList.toggle('text-task', controls.isText(env));
 }
 
-/** `backend=auto`: time a few updates of this experiment on the CPU and on WebGPU (each worker
- *  its own algorithm; the CPU in both first, then WebGPU in both, so that neither figure is taken
- *  beside the other backend's work) and choose the faster; `{url, choice}`: the link with the
- *  backend resolved, which the run and its shared URL then carry, and how it was chosen (null
- *  when the link named a backend). If timing fails, the CPU, saying why; after a worker crashed
- *  while timing, the page does not time again. */
+/** Timing lanes of `backend=auto`: each algorithm in a worker of its own, or both in one. */
+function timingLanes() {
+  const workers = workersFor(poolSize(2));
+  return workers.length > 1 ? [[workers[0], 'ppo'], [workers[1], 'grpo']] : [[workers[0], 'both']];
+}
+
+/** `backend=auto`: time a few updates of this experiment (its first seed) on the CPU and on
+ *  WebGPU (each algorithm in its own worker where there are two; the CPU in both first, then
+ *  WebGPU in both, so that neither figure is taken beside the other backend's work) and choose
+ *  the faster; `{url, choice}`: the link with the backend resolved, which the runs and their
+ *  shared URL then carry, and how it was chosen (null when the link named a backend). If timing
+ *  fails, the CPU, saying why; after a worker crashed while timing, the page does not time again. */
 async function resolveBackend(url) {
   if (!(await bridge.call('backendIsAuto', { url }))) return { url, choice: null };
   const resolve = async (timings, failed = null) => {
@@ -383,8 +581,9 @@ async function resolveBackend(url) {
   };
   if (state.timingCrashed) return resolve([], state.timingCrashed);
   try {
+    const lanes = timingLanes();
     const time = (backend, totals) =>
-      Promise.all(lanes().map(([w, lane], i) => w.call('timeBackend', { url, algos: lane, backend, cpuTotalMs: totals?.[i] ?? 0 })));
+      Promise.all(lanes.map(([w, lane], i) => w.call('timeBackend', { url, algos: lane, backend, cpuTotalMs: totals?.[i] ?? 0 })));
     $('status').textContent = 'backend=auto: timing a few updates on the CPU…';
     const cpu = await time('cpu');
     $('status').textContent = 'backend=auto: timing a few updates on WebGPU…';
@@ -403,12 +602,26 @@ function showChoice() {
   $('backend-choice').hidden = !c;
 }
 
+/** The runs each worker holds: `[[bridge, runs]]`. */
+function byWorker(runs) {
+  const groups = new Map();
+  for (const r of runs) groups.set(r.worker, [...(groups.get(r.worker) ?? []), r]);
+  return [...groups].map(([w, rs]) => [pool[w], rs]);
+}
+
+/** A worker request for `runs`: their sessions, and which of them send snapshots (the shown seed's). */
+const request = (runs) => ({
+  sessions: runs.map((r) => r.id),
+  snapshots: runs.filter((r) => r.k === state.selected).map((r) => r.id),
+  transport: TRANSPORT,
+});
+
 async function step(n = 1) {
   if (state.resetting) await state.resetting;
   if (state.session === null) throw new Error('no experiment is loaded');
   const session = state.session;
   try {
-    await Promise.all(lanes().map(([w, lane]) => w.call('step', { session: session[lane], n, snapshots: true, transport: TRANSPORT })));
+    await Promise.all(byWorker(state.runs).map(([w, runs]) => w.call('step', { ...request(runs), n })));
   } catch (e) {
     if (session === state.session) fail(e.message);
     throw e;
@@ -424,7 +637,7 @@ function run() {
   state.running = true;
   render();
   const session = state.session;
-  runStopped = Promise.all(lanes().map(([w, lane]) => w.call('run', { session: session[lane], snapshots: true, transport: TRANSPORT })))
+  runStopped = Promise.all(byWorker(state.runs).map(([w, runs]) => w.call('run', request(runs))))
     .then(() => session === state.session && catchUp(session))
     .catch((e) => fail(e.message))
     .finally(() => {
@@ -436,18 +649,18 @@ function run() {
 
 async function pause() {
   if (!state.running) return;
-  await Promise.all(lanes().map(([w]) => w.call('pause')));
+  await Promise.all(pool.map((w) => w.call('pause')));
   // The run requests resolve after the updates in flight.
   await runStopped;
 }
 
-/** The workers of a run go side by side, each at its own pace; when it stops, the one behind
- *  catches up, so that the page holds as many updates of each (unless one has finished) and a
+/** The runs go side by side, each worker at its own pace; when a run stops, the runs behind
+ *  catch up, so that the page holds as many updates of each (unless one has finished) and a
  *  shared link's `run=N` replays exactly what is on the page. */
 function catchUp(session) {
-  const target = Math.max(state.stepsBy.ppo, state.stepsBy.grpo);
-  const behind = ONE_WORKER ? [] : ALGOS.filter((a) => !state.doneBy[a] && state.stepsBy[a] < target);
-  return Promise.all(behind.map((a) => workers[a].call('step', { session: session[a], n: target - state.stepsBy[a], snapshots: true, transport: TRANSPORT })));
+  const target = Math.max(...state.runs.map((r) => r.steps));
+  const behind = state.runs.filter((r) => !r.done && r.steps < target);
+  return Promise.all(behind.map((r) => pool[r.worker].call('step', { ...request([r]), n: target - r.steps })));
 }
 
 function shareUrl() {
@@ -504,15 +717,23 @@ function plain(snapshot) {
 
 // ---------------------------------------------------------------- boot
 
+/** The first seed's histories (what `metrics()` returns, as before seeds). */
+function firstSeed() {
+  const h = (algo) => runOf(algo, 0)?.history ?? [];
+  return { ppo: h('ppo'), grpo: h('grpo') };
+}
+
+/** What CSV and JSON export: every run's metrics, each row with its seed when there are several. */
+function exportedHistory() {
+  if (state.seeds < 2) return firstSeed();
+  const rows = (algo) => state.runs.filter((r) => r.algo === algo).flatMap((r) => r.history.map((m) => ({ seed: r.seed, ...m })));
+  return { ppo: rows('ppo'), grpo: rows('grpo') };
+}
+
 async function boot() {
-  const core = compileCore();
-  if (ONE_WORKER) {
-    const both = new Bridge(core, (name, data) => ALGOS.forEach((a) => onEvent(a, name, data)));
-    workers = { ppo: both, grpo: both };
-  } else {
-    workers = Object.fromEntries(ALGOS.map((a) => [a, new Bridge(core, (name, data) => onEvent(a, name, data))]));
-  }
-  bridge = workers.ppo;
+  core = compileCore();
+  bridge = workersFor(1)[0];
+  stats = new Bridge(core, () => {});
   const description = await bridge.call('describe');
   state.build = description.build;
   $('build-version').textContent = String(state.build.version);
@@ -532,9 +753,10 @@ async function boot() {
   $('btn-step').addEventListener('click', () => step(1).catch(() => {}));
   $('btn-run').addEventListener('click', () => (state.running ? pause() : run()));
   $('btn-reset').addEventListener('click', () => reset(controls.fragment()));
+  $('seed-select').addEventListener('change', (e) => selectSeed(Number(e.target.value)));
   exporter.wire({
     shareUrl,
-    history: () => state.history,
+    history: exportedHistory,
     fragment: () => state.createdBy?.ppo.fragment ?? '',
     build: () => state.build,
     figures: description.figures,
@@ -568,7 +790,10 @@ window.playground = {
     adapter: state.createdBy?.ppo.adapter ?? null,
     note: state.createdBy?.ppo.note ?? null,
     webgpu: state.webgpu,
-    updates: { ppo: state.history.ppo.length, grpo: state.history.grpo.length },
+    updates: { ppo: firstSeed().ppo.length, grpo: firstSeed().grpo.length },
+    /** Runs per algorithm (seeds seed, seed + 1, …), and the workers they train in. */
+    seeds: state.seeds,
+    pool: state.pool,
     steps: state.steps,
     running: state.running,
     done: state.done,
@@ -579,7 +804,14 @@ window.playground = {
     notice: state.notice,
     embed: state.embed && { ...state.embed },
   }),
-  metrics: () => structuredClone(state.history),
+  /** The first seed's metrics, `{ppo: [...], grpo: [...]}`. */
+  metrics: () => structuredClone(firstSeed()),
+  /** Every run's metrics, `{ppo: {"<seed>": [...]}, grpo: {...}}`. */
+  runs: () => structuredClone(Object.fromEntries(ALGOS.map((a) => [a, Object.fromEntries(state.runs.filter((r) => r.algo === a).map((r) => [String(r.seed), r.history]))]))),
+  /** The summary table over seeds (as `pvg report` prints it), or null before the first figures. */
+  summary: () => structuredClone(state.summary),
+  /** Show seed index `k`'s losses, tensors, completions and environment. */
+  selectSeed: async (k) => (await started, selectSeed(k)),
   /** The last snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one
    *  array per step. */
   snapshot: () => plain(state.snapshot),
@@ -593,10 +825,10 @@ window.playground = {
   pause: async () => (await started, pause()),
   reset: async (fragment) => (await started, reset(fragment ?? controls.fragment())),
   shareUrl: () => shareUrl(),
-  /** Test-only: destroy the WebGPU device of `algo`'s worker, as a driver reset would. */
-  loseDevice: async (algo) => (await started, workers[algo].send('loseDevice', {})),
-  /** Test-only: the next update of `algo` fails as a NaN would. */
-  injectFault: async (algo) => (await started, workers[algo].call('injectFault', { session: state.session[algo], algo })),
+  /** Test-only: destroy the WebGPU device of the worker of `algo`'s first seed, as a driver reset would. */
+  loseDevice: async (algo) => (await started, pool[runOf(algo, 0).worker].send('loseDevice', {})),
+  /** Test-only: the next update of `algo`'s first seed fails as a NaN would. */
+  injectFault: async (algo) => (await started, pool[runOf(algo, 0).worker].call('injectFault', { session: runOf(algo, 0).id, algo })),
 };
 const started = boot().catch((e) => fail(`The page failed to start: ${e.message}`));
 window.playground.ready = started;

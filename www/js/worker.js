@@ -5,7 +5,7 @@ import init, * as core from '../ppo-grpo-playground.js';
 
 let received;
 const ready = new Promise((resolve) => (received = resolve)).then((module) => init({ module_or_path: module }));
-let running = null; // session id of the current Run, or null
+let running = null; // a token of the current Run, or null
 let queue = Promise.resolve();
 
 // Every WebGPU device this worker's core opens, for the test-only `loseDevice`, which destroys
@@ -149,21 +149,44 @@ async function handle(id, method, args) {
         break;
       }
       case 'step': {
-        for (let i = 0; i < args.n; i++) {
-          result = await stepOnce(args.session, args.snapshots, args.transport ?? 'typed');
-          if (result.done) break;
-          await nextTask();
+        // `n` updates of each of `sessions` (runs of this worker), in turn, each until its budget
+        // is spent; the sessions in `snapshots` send theirs (the seed the page shows).
+        const left = new Set(args.sessions);
+        for (let i = 0; i < args.n && left.size; i++) {
+          for (const session of [...left]) {
+            if ((await stepOnce(session, args.snapshots.includes(session), args.transport ?? 'typed')).done) left.delete(session);
+            await nextTask();
+          }
         }
         break;
       }
       case 'run': {
-        running = args.session;
-        while (running === args.session) {
-          result = await stepOnce(args.session, args.snapshots, args.transport ?? 'typed');
-          if (result.done) break;
-          await nextTask(); // lets a `pause` in
+        // Updates of each of `sessions` in turn until every one is done or a `pause` comes.
+        const token = {};
+        running = token;
+        const left = new Set(args.sessions);
+        while (running === token && left.size) {
+          for (const session of [...left]) {
+            if (running !== token) break;
+            if ((await stepOnce(session, args.snapshots.includes(session), args.transport ?? 'typed')).done) left.delete(session);
+            await nextTask(); // lets a `pause` in
+          }
         }
-        if (running === args.session) running = null;
+        if (running === token) running = null;
+        break;
+      }
+      case 'snapshot': {
+        // The latest snapshot of a session (the page shows another seed), numeric arrays copied.
+        const snapshot = core.snapshot(args.session, args.transport ?? 'typed');
+        if (args.transport !== 'json') transferable(snapshot);
+        result = snapshot;
+        break;
+      }
+      case 'aggregate': {
+        // The statistics worker: the summary table over seeds, and each curve's band.
+        const bands = {};
+        for (const [name, curves] of Object.entries(args.curves ?? {})) bands[name] = core.bands({ points: args.points, ...curves });
+        result = { summary: core.summarize({ env: args.env, ...args.scores }), bands };
         break;
       }
       case 'drop':

@@ -319,3 +319,22 @@ fn trl_clip_ratios_by_hand() {
     let [low, high, _] = run(cispo);
     assert!(low == 0.0 && (high - 1.0 / 3.0).abs() < 1e-6);
 }
+
+/// `scale_rewards`: `group` divides by each group's own std, `batch` by the std of every return
+/// in the batch; on a batch of several groups with different spreads they differ, and each
+/// matches advantages computed by hand.
+#[test]
+fn group_scaling_uses_each_groups_std_and_batch_scaling_the_whole_batchs() {
+    // One-step trajectories: group A returns 0, 2 (mean 1, std √2); group B 10, 16 (mean 13,
+    // std √18). The whole batch 0, 2, 10, 16: mean 7, unbiased std √((49 + 25 + 9 + 81) / 3).
+    let p = padded(&[&[0.0], &[2.0], &[10.0], &[16.0]]);
+    let eps = 1e-4;
+    let (group, _) = group_advantages(&p, 2, RewardMode::Outcome, ScaleRewards::Group);
+    let (a, b) = (1.0 / (2f64.sqrt() + eps), 3.0 / (18f64.sqrt() + eps));
+    close(&group, &[-a, a, -b, b], 1e-6);
+    let (batch, _) = group_advantages(&p, 2, RewardMode::Outcome, ScaleRewards::Batch);
+    let s = (164f64 / 3.0).sqrt() + eps;
+    close(&batch, &[-1.0 / s, 1.0 / s, -3.0 / s, 3.0 / s], 1e-6);
+    // The two disagree here (they agree on a batch of one group, as the other tests use).
+    assert!((group[0] - batch[0]).abs() > 0.5, "{group:?} against {batch:?}");
+}

@@ -181,3 +181,28 @@ fn a_lost_device_costs_no_update_and_changes_no_metric() {
         }
     }
 }
+
+/// GRPO's KL is taken to its frozen reference, through the update itself: once the policy has
+/// moved, the reported KL is positive (were the reference pass to score the current policy, it
+/// would read exactly 0 at every update with one pass over its batch), and the reference still
+/// holds the starting weights, bit for bit.
+#[test]
+fn grpo_penalises_the_kl_to_its_frozen_reference_not_to_itself() {
+    let mut c = small(EnvId::CartPole, 4);
+    c.grpo.beta = 0.04;
+    c.grpo.learning_rate = 1e-2;
+    c.grpo.num_iterations = 1;
+    c.grpo.num_minibatches = 1;
+    let mut g = Grpo::new(&c, &Device::flex().autodiff(), &Device::flex());
+    let read = |m: &playground::policy::Policy| -> Vec<Vec<f32>> {
+        pollster::block_on(playground::host::read_params(m, None)).unwrap().into_iter().map(|v| v.to_vec()).collect()
+    };
+    let start = read(g.reference());
+    assert_eq!(read(g.policy()), start, "the policy starts at its reference");
+    let first = pollster::block_on(g.update()).unwrap();
+    assert_eq!(first.kl, Some(0.0), "the first update's batch is scored before any step: the policy is its reference");
+    let later: Vec<f64> = (0..3).map(|_| pollster::block_on(g.update()).unwrap().kl.unwrap()).collect();
+    assert!(later.iter().all(|&kl| kl > 0.0), "the policy moved away from its reference: {later:?}");
+    assert_ne!(read(g.policy()), start, "the policy trained");
+    assert_eq!(read(g.reference()), start, "the reference is frozen (no ref_model sync by default)");
+}

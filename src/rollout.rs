@@ -90,6 +90,11 @@ impl VecEnv {
     /// ended. A transition's `observation` is the episode's last one (for bootstrapping); the
     /// env itself has moved on to a fresh episode. Its `reward` is the learner's (scaled when
     /// scaling is on); episode returns are the env's own.
+    /// Whether env `i`'s truncated episodes would have gone on (see `Env::continues_past_truncation`).
+    fn continues_past_truncation(&self, i: usize) -> bool {
+        self.envs[i].continues_past_truncation()
+    }
+
     fn step(&mut self, actions: &[f32], width: usize) -> (Vec<Transition>, Vec<Episode>) {
         let mut transitions = Vec::with_capacity(self.envs.len());
         let mut finished = Vec::new();
@@ -206,7 +211,9 @@ pub async fn collect_rollout<P: StochasticPolicy>(
             r.rewards.push(tr.reward as f32);
             r.terminated.push(tr.terminated);
             r.truncated.push(tr.truncated && !tr.terminated);
-            if tr.truncated && !tr.terminated {
+            // A time limit's final state is valued to bootstrap from; a truncated text
+            // completion has nothing after it (its value stays 0).
+            if tr.truncated && !tr.terminated && envs.continues_past_truncation(i) {
                 truncated_at.push(t * n + i);
                 final_observations.extend_from_slice(&tr.observation);
             }
@@ -310,6 +317,12 @@ pub async fn collect_group<P: StochasticPolicy>(
             traj.states.push(envs[i].state());
             traj.terminated = tr.terminated;
             traj.truncated = !tr.terminated && (tr.truncated || traj.len() >= horizon);
+            // Cut by the horizon before the env ended it: what is owed for it as it stands (a
+            // text completion's score; nothing for a control task, whose rewards stay untouched).
+            let owed = if traj.truncated && !tr.truncated { envs[i].reward_if_cut() } else { 0.0 };
+            if owed != 0.0 {
+                *traj.rewards.last_mut().expect("a step was taken") += owed as f32;
+            }
             current[i] = tr.observation;
         }
         running.retain(|&i| !(trajectories[i].terminated || trajectories[i].truncated));

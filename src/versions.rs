@@ -161,6 +161,13 @@ pub const VERSIONS: &[Version] = &[
         ],
         code: "",
     },
+    Version {
+        number: 6,
+        defaults: &[],
+        code: "text tasks: a completion ends at EOS or is truncated (at the length limit, by PAD or BOS, \
+               or by GRPO's max_completion_length, which now scores the cut text instead of giving 0); \
+               PPO bootstraps no value past a truncated completion; an empty completion breaks the format",
+    },
 ];
 
 /// The newest version of a release table: 1 plus its entries.

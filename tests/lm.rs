@@ -117,6 +117,7 @@ fn fifty_updates_leave_the_base_bit_identical_and_move_the_adapters() {
         let (learner, acting) = (Device::flex().autodiff(), Device::flex());
         let mut grpo = Grpo::new(&c, &learner, &acting);
         let before = parts(grpo.policy());
+        let reference_before = parts(grpo.reference());
         for _ in 0..50 {
             let m = pollster::block_on(grpo.update()).unwrap();
             assert!(m.first_non_finite().is_none(), "{env}: {m:?}");
@@ -127,6 +128,14 @@ fn fifty_updates_leave_the_base_bit_identical_and_move_the_adapters() {
         // The reference is the base: it shares the base's tensors, and its adapters are not the
         // policy's.
         assert_eq!(parts(grpo.reference()).base, after.base);
+        // After training, the reference's adapters are still the ones it started with (B = 0),
+        // and it computes exactly what the shipped base computes, bit for bit.
+        assert_eq!(parts(grpo.reference()).adapters, reference_before.adapters, "{env}: the reference moved");
+        let task = env.task().unwrap();
+        let base = TinyGpt::load_base(base_weights(task), &learner).unwrap();
+        let read = |x: Tensor<2>| pollster::block_on(host::read(x)).unwrap();
+        let (ours, shipped) = (read(lm(grpo.reference()).dist_params(contexts(&learner))), read(base.dist_params(contexts(&learner))));
+        assert_eq!(ours.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), shipped.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{env}");
     }
 }
 
@@ -178,19 +187,51 @@ fn bad_weights_are_refused_with_a_message() {
 /// values (which the loss masks) in padding.
 #[test]
 fn one_causal_pass_scores_a_ragged_group_as_step_by_step_scoring_does() {
-    use playground::env::Env as _;
-    use playground::rollout::{collect_group, stack_and_pad};
     let device = Device::flex();
     let mut rng = Rng::seed_from_u64(4);
     let policy =
         TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap().with_lora(4, 8.0, &mut rng);
+    cached_sampling_and_one_pass_scoring_agree(&policy, &device, &mut rng);
+}
+
+/// The same with adapters that add something (B ≠ 0, as after training) and a temperature
+/// below 1: a cache that dropped the adapters, or a temperature applied on one path only, would
+/// show here (at B = 0 and temperature 1 the adapters add nothing).
+#[test]
+fn cached_sampling_and_one_pass_scoring_agree_with_trained_adapters_at_temperature_0_7() {
+    struct Shift(Rng);
+    impl burn::module::ModuleMapper for Shift {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if !param.is_require_grad() {
+                return param; // the frozen base
+            }
+            let noise = rand::Rng::random_range(&mut self.0, 0.05..0.2);
+            param.map(move |t| t.add_scalar(noise).detach().require_grad())
+        }
+    }
+    let device = Device::flex().autodiff();
+    let mut rng = Rng::seed_from_u64(4);
+    let plain = TinyGpt::load_base(base_weights(Task::Reverse), &device).unwrap().with_lora(4, 8.0, &mut rng);
+    let trained = plain.clone().map(&mut Shift(Rng::seed_from_u64(5))).with_temperature(0.7);
+    let read = |m: &TinyGpt| pollster::block_on(host::read(m.dist_params(contexts(&device)))).unwrap();
+    assert_ne!(read(&trained), read(&plain.clone().with_temperature(0.7)), "the adapters add something");
+    cached_sampling_and_one_pass_scoring_agree(&trained, &device, &mut rng);
+}
+
+/// Scoring a ragged group's padded `(T, G)` batch in one causal pass gives, in every valid cell,
+/// what scoring each cell alone gives, and the log-probs its sampling (with the key/value cache)
+/// recorded.
+fn cached_sampling_and_one_pass_scoring_agree(policy: &TinyGpt, device: &Device, rng: &mut Rng) {
+    use playground::env::Env as _;
+    use playground::rollout::{collect_group, stack_and_pad};
+    let (device, mut rng) = (device.clone(), rng);
     // The first of a few prompts whose completions come out of different lengths.
     let mut start = EnvId::LmReverse.make();
     let padded = (0..20)
         .map(|seed| {
             start.reset(Some(seed));
             let state = start.state();
-            let group = collect_group(&policy, EnvId::LmReverse, &state, 12, 8, &mut rng, &device);
+            let group = collect_group(policy, EnvId::LmReverse, &state, 12, 8, &mut rng, &device);
             stack_and_pad(&pollster::block_on(group).unwrap(), CONTEXT, 1)
         })
         .find(|p| p.lengths.iter().min() < p.lengths.iter().max())

@@ -237,3 +237,58 @@ fn normalised_observations_are_standardised_and_frozen_for_evaluation() {
     assert_eq!(norm, frozen, "evaluation leaves the statistics as they were");
     assert_eq!(returns.len(), 2);
 }
+
+/// A text completion's end is its episode's end (issue 21): where one is truncated at the
+/// task's length limit, PPO bootstraps no value after its last token, so the TD target of the
+/// cutting step is exactly its reward (γ = 1, as the text tasks' default). A random policy
+/// rarely emits EOS, so most completions here run to the limit.
+#[test]
+fn ppo_bootstraps_nothing_past_a_truncated_completion() {
+    let device = Device::flex();
+    let env = EnvId::LmReverse;
+    let mut rng = Rng::seed_from_u64(3);
+    let policy = Policy::new(env.observation_dim(), &env.action_space(), 16, 1, &device, &mut rng);
+    let critic = Critic::new(env.observation_dim(), 16, 1, &device, &mut rng);
+    let mut envs = VecEnv::new(env, 4, 1);
+    let r = rollout(&policy, &critic, &mut envs, 64, &mut rng, &device);
+    let cut: Vec<usize> = (0..r.truncated.len()).filter(|&i| r.truncated[i]).collect();
+    assert!(cut.len() >= 8, "completions truncated: {}", cut.len());
+    let (advantages, returns) = playground::ppo::compute_gae(&r, 1.0, 0.95);
+    for &i in &cut {
+        assert_eq!(r.truncation_values[i], 0.0, "no value after a completion's last token");
+        let target = advantages[i] as f64 + r.values[i] as f64;
+        assert!((target - r.rewards[i] as f64).abs() < 1e-6, "cell {i}: TD target {target}, reward {}", r.rewards[i]);
+        assert_eq!(returns[i], advantages[i] + r.values[i]);
+    }
+}
+
+/// A completion cut by GRPO's `max_completion_length` below the task's own limit is scored as
+/// it stands (TRL scores what was generated): partial credit for its text, minus the format
+/// penalty for the missing EOS. On lm-reverse with a horizon of 3, every completion without
+/// EOS in its first 3 tokens ends with that score.
+#[test]
+fn a_completion_cut_by_the_horizon_is_scored_as_it_stands() {
+    use playground::env::text::{EOS, Scoring, Task, token_text};
+    let device = Device::flex();
+    let scoring = Scoring { partial_credit: true, format_penalty: 0.5 };
+    let spec = playground::env::EnvSpec { id: EnvId::LmReverse, scoring };
+    let mut rng = Rng::seed_from_u64(9);
+    let policy = Policy::new(EnvId::LmReverse.observation_dim(), &EnvId::LmReverse.action_space(), 16, 1, &device, &mut rng);
+    let start: Vec<f64> = Task::prompt_tokens("abcd").iter().map(|&t| t as f64).collect();
+    let group = block(collect_group(&policy, spec, &start, 16, 3, &mut rng, &device)).unwrap();
+    let mut scored = 0;
+    for traj in group.iter().filter(|t| t.truncated && t.len() == 3) {
+        let tokens: Vec<usize> = traj.actions.iter().map(|&a| a as usize).collect();
+        if tokens.iter().any(|&t| t == EOS || t < 3) {
+            continue; // stopped on its own (EOS, PAD or BOS)
+        }
+        let text: String = tokens.iter().map(|&t| token_text(t)).collect();
+        let expected = scoring.reward(Task::Reverse, "abcd", &text, false);
+        assert_eq!(*traj.rewards.last().unwrap(), expected as f32, "{text}");
+        assert!(traj.rewards[..2].iter().all(|&r| r == 0.0));
+        scored += 1;
+    }
+    assert!(scored >= 8, "{scored} completions cut at 3 tokens");
+    // The issue's case: "dcb" for "abcd=": 3 of 4 characters, no EOS.
+    assert_eq!(scoring.reward(Task::Reverse, "abcd", "dcb", false), 0.75 - 0.5);
+}

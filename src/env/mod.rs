@@ -67,6 +67,18 @@ pub trait Env: DynClone + Send {
     fn reset_to(&mut self, state: &[f64]) -> Vec<f32>;
     /// Advance one step. The dynamics set `terminated`; [`TimeLimit`] sets `truncated`.
     fn step(&mut self, action: &[f32]) -> Transition;
+    /// Whether a truncated episode would have gone on (a time limit: its final state has a
+    /// value to bootstrap from), or truncation is its end (a text completion cut at its length
+    /// limit, or stopped without EOS: nothing comes after its last token, as in TRL's PPO).
+    fn continues_past_truncation(&self) -> bool {
+        true
+    }
+    /// The reward owed when an episode that has not ended is cut here (GRPO's
+    /// `max_completion_length`): a text completion is scored as it stands, as TRL scores what
+    /// was generated; a control task owes nothing.
+    fn reward_if_cut(&self) -> f64 {
+        0.0
+    }
 }
 
 dyn_clone::clone_trait_object!(Env);
@@ -110,6 +122,14 @@ impl<E: Env + Clone> Env for TimeLimit<E> {
         self.elapsed_steps += 1;
         t.truncated = self.elapsed_steps >= self.max_episode_steps;
         t
+    }
+
+    fn continues_past_truncation(&self) -> bool {
+        self.env.continues_past_truncation()
+    }
+
+    fn reward_if_cut(&self) -> f64 {
+        self.env.reward_if_cut()
     }
 }
 
@@ -160,6 +180,14 @@ impl<E: Env + Clone> Env for ClipAction<E> {
             }
         }
     }
+
+    fn continues_past_truncation(&self) -> bool {
+        self.env.continues_past_truncation()
+    }
+
+    fn reward_if_cut(&self) -> f64 {
+        self.env.reward_if_cut()
+    }
 }
 
 impl Env for Box<dyn Env> {
@@ -177,6 +205,12 @@ impl Env for Box<dyn Env> {
     }
     fn step(&mut self, action: &[f32]) -> Transition {
         (**self).step(action)
+    }
+    fn continues_past_truncation(&self) -> bool {
+        (**self).continues_past_truncation()
+    }
+    fn reward_if_cut(&self) -> f64 {
+        (**self).reward_if_cut()
     }
 }
 

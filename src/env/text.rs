@@ -1,9 +1,15 @@
 //! Text tasks with verifiable rewards, as environments of a character-level language model.
 //!
 //! An episode is one completion: the state is the prompt plus the characters generated so far,
-//! an action is the next token, and the episode ends when the model emits EOS (terminated) or
-//! reaches the task's length limit (truncated). The reward comes at the last step, as
-//! [`Scoring`] says: by default 1 for an exact match of the answer followed by EOS, else 0.
+//! an action is the next token. One rule decides where a completion ends, for the reward, GRPO's
+//! mask and PPO's values alike: it ends at EOS (terminated), or it is truncated: it reached the
+//! task's length limit, the model emitted PAD or BOS (which no completion holds: it stops there,
+//! without EOS), or GRPO's `max_completion_length` cut it. A truncated completion is scored as
+//! it stands (never an exact match, since that needs EOS; partial credit for its text, minus the
+//! format penalty), `mask_truncated_completions` leaves every one out (TRL drops every completion
+//! without EOS), and nothing comes after its last token: PPO does not bootstrap a value past it.
+//! The reward comes at the last step, as [`Scoring`] says: by default 1 for an exact match of
+//! the answer followed by EOS, else 0.
 //! GRPO's group is G completions of one prompt, which is exactly G members started from the
 //! same state (`reset_to`).
 //!
@@ -190,8 +196,8 @@ pub struct Scoring {
     /// over the longer of the two (1 for an exact match), instead of exact match 1/0.
     pub partial_credit: bool,
     /// Subtracted when the completion breaks the format: it did not end with EOS (truncated,
-    /// or ended by padding or BOS), or holds a character no answer of the task has (a letter
-    /// in a sum, a digit or sign in a word).
+    /// stopped by padding or BOS, or cut), is empty (EOS first: no answer at all), or holds a
+    /// character no answer of the task has (a letter in a sum, a digit or sign in a word).
     pub format_penalty: f64,
 }
 
@@ -207,7 +213,8 @@ impl Scoring {
         } else {
             (ended_by_eos && completion == answer) as u8 as f64
         };
-        let well_formed = ended_by_eos && completion.chars().all(|c| task.answers_use(c));
+        let well_formed =
+            ended_by_eos && !completion.is_empty() && completion.chars().all(|c| task.answers_use(c));
         score - if well_formed { 0.0 } else { self.format_penalty }
     }
 }
@@ -312,18 +319,32 @@ impl Env for TextTask {
 
     fn step(&mut self, action: &[f32]) -> Transition {
         let t = discrete_action(self.id(), action, VOCAB);
-        let ended = t == EOS || t == PAD || t == BOS;
-        if !ended {
+        let terminated = t == EOS;
+        // PAD or BOS stop the completion without EOS: it is not taken into the text.
+        let stopped = t == PAD || t == BOS;
+        if !terminated && !stopped {
             self.completion.push(t);
         }
-        let truncated = !ended && self.completion.len() >= self.task.max_completion_len();
-        let reward = if ended || truncated {
-            let text: String = self.completion.iter().map(|&t| token_text(t)).collect();
-            self.scoring.reward(self.task, &self.problem(), &text, t == EOS)
-        } else {
-            0.0
-        };
-        Transition { observation: self.observation(), reward, terminated: ended, truncated }
+        let truncated = stopped || !terminated && self.completion.len() >= self.task.max_completion_len();
+        let reward = if terminated || truncated { self.score(terminated) } else { 0.0 };
+        Transition { observation: self.observation(), reward, terminated, truncated }
+    }
+
+    /// A completion ends where it ends: nothing follows a truncated one.
+    fn continues_past_truncation(&self) -> bool {
+        false
+    }
+
+    fn reward_if_cut(&self) -> f64 {
+        self.score(false)
+    }
+}
+
+impl TextTask {
+    /// The reward of the completion as it stands, ended by EOS or not.
+    fn score(&self, ended_by_eos: bool) -> f64 {
+        let text: String = self.completion.iter().map(|&t| token_text(t)).collect();
+        self.scoring.reward(self.task, &self.problem(), &text, ended_by_eos)
     }
 }
 
@@ -404,10 +425,43 @@ mod tests {
             assert_eq!(t.truncated, i == limit);
             assert!(!t.terminated && t.reward == 0.0);
         }
-        // Padding or BOS as an action ends the completion, unrewarded.
-        env.reset(None);
+        // Padding or BOS as an action stops the completion without EOS: truncated, unrewarded.
+        for stop in [PAD, BOS] {
+            env.reset(None);
+            let t = env.step(&[stop as f32]);
+            assert!(t.truncated && !t.terminated && t.reward == 0.0, "{}", token_text(stop));
+        }
+    }
+
+    /// One rule for a completion's end (issue 21): EOS, or truncated. Stopped by PAD after the
+    /// right letters, it is truncated, scored without EOS (partial credit, and the penalty);
+    /// reward and mask agree that it did not end properly. An empty completion pays the penalty.
+    #[test]
+    fn a_completion_ends_at_eos_or_is_truncated_and_scored_so() {
+        let partial = Scoring { partial_credit: true, format_penalty: 0.5 };
+        let state: Vec<f64> = Task::prompt_tokens("abcd").iter().map(|&t| t as f64).collect();
+        let mut env = TextTask::new(Task::Reverse, false).with_scoring(partial);
+        env.reset_to(&state);
+        act(&mut env, "dcba");
         let t = env.step(&[PAD as f32]);
-        assert!(t.terminated && t.reward == 0.0);
+        assert!(t.truncated && !t.terminated, "PAD is no ending");
+        assert_eq!(t.reward, 1.0 - 0.5, "partial credit for its text, the penalty for no EOS");
+        assert!(!env.continues_past_truncation(), "nothing comes after a completion");
+        // The same letters then EOS: an ending, no penalty.
+        env.reset_to(&state);
+        act(&mut env, "dcba");
+        let t = env.step(&[EOS as f32]);
+        assert!(t.terminated && !t.truncated && t.reward == 1.0);
+        // EOS first: an empty completion, which breaks the format.
+        env.reset_to(&state);
+        let t = env.step(&[EOS as f32]);
+        assert!(t.terminated);
+        assert_eq!(t.reward, 0.0 - 0.5);
+        assert_eq!(Scoring { partial_credit: false, format_penalty: 0.25 }.reward(Task::Add, "1+1", "", true), -0.25);
+        // Cut before its end (GRPO's horizon): what it is owed as it stands.
+        env.reset_to(&state);
+        act(&mut env, "dcb");
+        assert_eq!(env.reward_if_cut(), 0.75 - 0.5);
     }
 
     #[test]

@@ -193,6 +193,12 @@ pub const PAGE_FINAL_EPISODES: usize = 20;
 /// Evaluations over a run's budget on the page (see `Experiment::with_evaluations`).
 const PAGE_EVALS: u64 = 20;
 
+/// Where the page counts a run solved: a text task on its held-out evaluations (taken during
+/// training), a control task on its training return (the page evaluates it only at the end).
+pub fn page_threshold(env: crate::env::EnvId) -> Option<crate::stats::Threshold> {
+    crate::stats::threshold(env, env.task().is_some())
+}
+
 /// Both algorithms with identical policy networks and seed on the same environment.
 pub struct Experiment {
     pub config: ExperimentConfig,
@@ -272,9 +278,7 @@ impl Experiment {
             Algos::Grpo if self.algos.grpo() => &self.grpo_track,
             _ => return None,
         };
-        let env = self.config.run.env;
-        let on = if env.task().is_some() { "eval" } else { "train" };
-        let threshold = crate::stats::solved_at(env).map(|value| crate::stats::Threshold { value, on });
+        let threshold = page_threshold(self.config.run.env);
         let final_eval = track.history.last().filter(|_| track.finished).and_then(|m| m.eval_mean_return);
         Some(crate::stats::RunScores::of(self.config.run.seed, &track.history, final_eval, threshold))
     }

@@ -187,6 +187,13 @@ pub fn solved_at(env: EnvId) -> Option<f64> {
     }
 }
 
+/// An env's threshold ([`solved_at`]), measured on evaluations taken during training where
+/// `on_evaluations`, else on the training return.
+pub fn threshold(env: EnvId, on_evaluations: bool) -> Option<Threshold> {
+    let on = if on_evaluations { "eval" } else { "train" };
+    solved_at(env).map(|value| Threshold { value, on })
+}
+
 /// What one run scored, on each of the metrics a report compares.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunScores {

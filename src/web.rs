@@ -519,7 +519,7 @@ struct SummaryRequest {
 pub fn summarize(request: JsValue) -> Result<JsValue, JsError> {
     let r: SummaryRequest = serde_wasm_bindgen::from_value(request)?;
     let env: EnvId = r.env.parse().map_err(|e: String| JsError::new(&e))?;
-    let report = crate::stats::Report::new(env, &r.ppo, &r.grpo, &page_eval_label(env), page_threshold(env));
+    let report = crate::stats::Report::new(env, &r.ppo, &r.grpo, &page_eval_label(env), crate::experiment::page_threshold(env));
     to_js(&report)
 }
 
@@ -531,12 +531,6 @@ fn page_eval_label(env: EnvId) -> String {
     }
 }
 
-/// Where the page counts a run solved: a text task on its held-out evaluations (taken during
-/// training), a control task on its training return (the page evaluates only at the end).
-fn page_threshold(env: EnvId) -> Option<crate::stats::Threshold> {
-    let on = if env.task().is_some() { "eval" } else { "train" };
-    crate::stats::solved_at(env).map(|value| crate::stats::Threshold { value, on })
-}
 
 #[derive(serde::Deserialize)]
 struct BandRequest {

@@ -684,10 +684,7 @@ mod cli {
         builds.sort();
         builds.dedup();
         let evaluated_during = runs.iter().all(|r| r.evaluated_during);
-        let threshold = stats::solved_at(first.env).map(|value| stats::Threshold {
-            value,
-            on: if evaluated_during { "eval" } else { "train" },
-        });
+        let threshold = stats::threshold(first.env, evaluated_during);
         let of = |algo: &str| -> Vec<stats::RunScores> {
             runs.iter()
                 .filter(|r| r.algo == algo)

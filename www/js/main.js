@@ -432,7 +432,10 @@ function workersFor(n) {
 }
 
 /** The runs of an experiment: each algorithm on seeds seed, seed + 1, …, in the order
- *  (seed, algorithm), spread over `workers` workers in turn. */
+ *  (seed, algorithm). PPO's runs go to the workers in turn from the first, GRPO's from the
+ *  worker after PPO's last, so that a worker's runs mix both algorithms (their costs differ
+ *  tenfold on CartPole): one run per worker when there are as many workers as runs, and with
+ *  seeds = 1 PPO's in the first worker and GRPO's in the second, as before seeds. */
 export function planRuns(fragment, workers) {
   const params = new URLSearchParams(fragment);
   const seed = Number(params.get('seed') ?? 1);
@@ -440,7 +443,7 @@ export function planRuns(fragment, workers) {
   const runs = [];
   for (let k = 0; k < seeds; k++) {
     params.set('seed', String(seed + k));
-    for (const algo of ALGOS) runs.push({ algo, k, seed: seed + k, url: params.toString(), worker: runs.length % workers });
+    ALGOS.forEach((algo, a) => runs.push({ algo, k, seed: seed + k, url: params.toString(), worker: (a * seeds + k) % workers }));
   }
   return runs;
 }

@@ -115,6 +115,19 @@ async function stepOnce(session, withSnapshot, transport) {
   return report;
 }
 
+/** Up to `limit` rounds of one update of each of `args.sessions` still running, while
+ *  `going()`; a task boundary after each update lets a `pause` in. */
+async function rounds(args, limit, going = () => true) {
+  const left = new Set(args.sessions);
+  for (let i = 0; i < limit && left.size && going(); i++) {
+    for (const session of [...left]) {
+      if (!going()) break;
+      if ((await stepOnce(session, args.snapshots.includes(session), args.transport ?? 'typed')).done) left.delete(session);
+      await nextTask();
+    }
+  }
+}
+
 async function handle(id, method, args) {
   try {
     await ready;
@@ -148,30 +161,16 @@ async function handle(id, method, args) {
         else if (result.note && !result.device_lost) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         break;
       }
-      case 'step': {
-        // `n` updates of each of `sessions` (runs of this worker), in turn, each until its budget
-        // is spent; the sessions in `snapshots` send theirs (the seed the page shows).
-        const left = new Set(args.sessions);
-        for (let i = 0; i < args.n && left.size; i++) {
-          for (const session of [...left]) {
-            if ((await stepOnce(session, args.snapshots.includes(session), args.transport ?? 'typed')).done) left.delete(session);
-            await nextTask();
-          }
-        }
+      case 'step':
+        // `n` updates of each of `sessions` (runs of this worker), in turn, each until its
+        // budget is spent; the sessions in `snapshots` send theirs (the seed the page shows).
+        await rounds(args, args.n);
         break;
-      }
       case 'run': {
-        // Updates of each of `sessions` in turn until every one is done or a `pause` comes.
+        // The same until every session is done or a `pause` comes.
         const token = {};
         running = token;
-        const left = new Set(args.sessions);
-        while (running === token && left.size) {
-          for (const session of [...left]) {
-            if (running !== token) break;
-            if ((await stepOnce(session, args.snapshots.includes(session), args.transport ?? 'typed')).done) left.delete(session);
-            await nextTask(); // lets a `pause` in
-          }
-        }
+        await rounds(args, Infinity, () => running === token);
         if (running === token) running = null;
         break;
       }

@@ -52,6 +52,12 @@ function checkHistory(history, n, label) {
   }
 }
 
+/** An init script: main-thread tasks over 50 ms (the Long Tasks API) into `window.__longTasks`. */
+const watchLongTasks = () => {
+  window.__longTasks = [];
+  new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, ms: e.duration })))).observe({ type: 'longtask', buffered: true });
+};
+
 export const tests = [];
 const test = (name, fn) => tests.push([name, fn]);
 
@@ -289,12 +295,8 @@ test('Run then Pause stops the updates', async (ctx) => {
 });
 
 test('no main-thread task exceeds 50 ms during a run', async (ctx) => {
-  const init = () => {
-    window.__longTasks = [];
-    new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, ms: e.duration })))).observe({ type: 'longtask', buffered: true });
-  };
   // CartPole's defaults: the real workload of the page, on the CPU backend.
-  const { page } = await open(ctx, '#env=CartPole-v1&backend=cpu', { init });
+  const { page } = await open(ctx, '#env=CartPole-v1&backend=cpu', { init: watchLongTasks });
   await page.waitForTimeout(500);
   const start = await page.evaluate(() => performance.now());
   await page.evaluate(() => { window.playground.run(); }); // resolves only when paused
@@ -863,12 +865,8 @@ test('seeds=4: every run of both algorithms steps; a pool of 1 and of 4 give the
 });
 
 test('seeds=16: the page stays responsive (no main-thread task over 50 ms) with 32 runs', async (ctx) => {
-  const init = () => {
-    window.__longTasks = [];
-    new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, ms: e.duration })))).observe({ type: 'longtask', buffered: true });
-  };
   // CartPole's defaults, as the one-seed test above: the page's real workload, 16 times over.
-  const { page } = await open(ctx, '#env=CartPole-v1&seeds=16&backend=cpu', { init });
+  const { page } = await open(ctx, '#env=CartPole-v1&seeds=16&backend=cpu', { init: watchLongTasks });
   await page.waitForTimeout(500);
   const start = await page.evaluate(() => performance.now());
   await page.evaluate(() => { window.playground.run(); });

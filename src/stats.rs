@@ -299,6 +299,12 @@ fn estimate_text(e: &Estimate) -> String {
     format!("{} [{}, {}]", fmt(e.value), fmt(e.low), fmt(e.high))
 }
 
+/// An estimate from `runs` runs as the table prints it: one run has no spread to resample, so
+/// no interval.
+fn cell_text(e: &Estimate, runs: usize) -> String {
+    if runs < 2 { format!("{} (one run: no interval)", fmt(e.value)) } else { estimate_text(e) }
+}
+
 impl Report {
     /// Compare `ppo` and `grpo` runs of `env`; `eval_label` says what their final evaluation is
     /// ("deterministic, 20 episodes"), `threshold` where the env has one.
@@ -329,7 +335,7 @@ impl Report {
                     n: v.len(),
                     mean: (!v.is_empty()).then(|| mean(v)),
                     reached: None,
-                    text: estimate.as_ref().map_or("–".into(), estimate_text),
+                    text: estimate.as_ref().map_or("–".into(), |e| cell_text(e, v.len())),
                     estimate,
                 }
             };
@@ -338,7 +344,7 @@ impl Report {
                 metric,
                 ppo: cell(&x),
                 grpo: cell(&y),
-                ppo_better_text: better.as_ref().map_or("–".into(), |e| estimate_text(e)),
+                ppo_better_text: better.as_ref().map_or("–".into(), |e| cell_text(e, x.len().min(y.len()))),
                 ppo_better: better,
             });
         };
@@ -372,7 +378,7 @@ impl Report {
                     n: runs.len(),
                     mean: (!v.is_empty()).then(|| mean(&v)),
                     reached: Some(v.len()),
-                    text: estimate.as_ref().map_or(got.clone(), |e| format!("{got}; {}", estimate_text(e))),
+                    text: estimate.as_ref().map_or(got.clone(), |e| format!("{got}; {}", cell_text(e, v.len()))),
                     estimate,
                 }
             };
@@ -381,7 +387,7 @@ impl Report {
                 metric,
                 ppo: cell(ppo),
                 grpo: cell(grpo),
-                ppo_better_text: better.as_ref().map_or("–".into(), |e| estimate_text(e)),
+                ppo_better_text: better.as_ref().map_or("–".into(), |e| cell_text(e, ppo.len().min(grpo.len()))),
                 ppo_better: better,
             });
         }
@@ -676,6 +682,14 @@ mod tests {
         let md = r.markdown();
         assert!(md.contains("| metric | PPO | GRPO | P(PPO > GRPO) |"), "{md}");
         assert!(md.contains("seeds 1–4"), "{md}");
+    }
+
+    #[test]
+    fn one_run_gets_its_value_and_no_interval() {
+        let one = [RunScores { seed: 1, final_eval: Some(500.0), train_auc: Some(3.0), ..Default::default() }];
+        let r = Report::new(EnvId::CartPole, &one, &one, "x", None);
+        assert_eq!(r.rows[0].ppo.text, "500.0 (one run: no interval)");
+        assert_eq!(r.rows[0].ppo_better_text, "0.500 (one run: no interval)");
     }
 
     #[test]

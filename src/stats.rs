@@ -461,8 +461,6 @@ pub struct Band {
     pub low: Vec<Option<f64>>,
     pub high: Vec<Option<f64>>,
     pub aggregate: Option<Aggregate>,
-    /// Bootstrap resamples at each grid point.
-    pub resamples: usize,
 }
 
 /// Resamples for a curve's band at each grid point (fewer than a table's: a band has many
@@ -506,7 +504,7 @@ pub fn band(runs: &[Vec<(f64, f64)>], x: Vec<f64>) -> Band {
                 .collect()
         })
         .collect();
-    let mut out = Band { x, resamples: BAND_RESAMPLES, ..Band::default() };
+    let mut out = Band { x, ..Band::default() };
     out.aggregate = Some(Aggregate::for_runs(runs.len()));
     for i in 0..out.x.len() {
         let values: Vec<f64> = held.iter().filter_map(|r| r[i]).collect();

@@ -196,6 +196,7 @@ pub fn threshold(env: EnvId, on_evaluations: bool) -> Option<Threshold> {
 
 /// What one run scored, on each of the metrics a report compares.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)] // a run not yet scored is its seed alone (the page, before a run's first update)
 pub struct RunScores {
     pub seed: u64,
     /// The deterministic evaluation after the last update (mean return, or held-out accuracy),

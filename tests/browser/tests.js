@@ -842,7 +842,10 @@ test('seeds=4: every run of both algorithms steps; a pool of 1 and of 4 give the
     results[pool] = runsWithoutTimings(runs);
     if (pool === 4) {
       // The curves carry a band (drawn by the statistics worker's aggregate), the table intervals.
-      await page.waitForFunction(() => window.playground.summary()?.rows?.length && /over its 4 seeds/.test(document.querySelector('#chart-steps .band-legend')?.textContent), null, { timeout: 30_000 });
+      // The statistics worker answers after the updates it was sent: wait for an answer with
+      // every run's scores (the legend is there from the reset on).
+      await page.waitForFunction(() => window.playground.summary()?.rows?.find((r) => r.metric.startsWith('training return'))?.ppo.n === 4, null, { timeout: 30_000 });
+      assert.match(await page.textContent('#chart-steps .band-legend'), /over its 4 seeds/);
       const legend = await page.textContent('#chart-steps .band-legend');
       assert.match(legend, /IQM over its 4 seeds/);
       assert.match(legend, /95% confidence band \(a percentile bootstrap over the seeds/);

@@ -277,7 +277,7 @@ function statsRequest() {
   const byAlgo = (f) => Object.fromEntries(ALGOS.map((a) => [a, state.runs.filter((r) => r.algo === a).map(f)]));
   const request = {
     env: new URLSearchParams(state.createdBy.ppo.fragment).get('env'),
-    scores: byAlgo((r) => r.scores ?? { seed: r.seed, final_eval: null, train_auc: null, steps_to_threshold: null, env_steps: 0, wall_s: 0, updates: 0 }),
+    scores: byAlgo((r) => r.scores ?? { seed: r.seed }),
     points: BAND_POINTS,
     curves: null,
   };

@@ -3,8 +3,8 @@
 //! Each section (`run`, `ppo`, `grpo`) is one `params!` declaration: field, type, default, range
 //! and a one-line doc, as in CleanRL's `Args`. From that single declaration come the serde
 //! struct, the `key=value` setter used by the CLI's `--set`, the page's form and shared URLs,
-//! and the key table in the README (`pvg keys`). Defaults that depend on the environment live in
-//! [`ExperimentConfig::for_env`].
+//! and the key table in the README (`pvg keys`). This file only declares: the released defaults
+//! of every environment (version 1's and each later version's changes) live in `versions.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,13 +20,44 @@ pub enum ParamKind {
     Choice { options: Vec<&'static str> },
 }
 
-/// One parameter's declaration: its key, meaning and allowed values.
+/// One parameter's declaration: its key, meaning, allowed values and the environments it
+/// changes a run on.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ParamSpec {
     pub key: String,
     pub doc: &'static str,
     #[serde(flatten)]
     pub kind: ParamKind,
+    #[serde(skip)]
+    pub scope: Scope,
+}
+
+/// The environments a key changes a run on; the page hides it elsewhere. Declared with the key
+/// (`, for text` in its `params!` entry), and stated at the start of its doc.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    All,
+    /// Text tasks only (the language model's keys; their docs begin "text tasks:").
+    Text,
+    /// Control tasks only: their model is the shipped base's architecture, and their
+    /// observations are token ids, which are not standardised.
+    Control,
+    /// Continuous actions only (the Gaussian policy's keys; their docs begin "continuous
+    /// actions").
+    Continuous,
+}
+
+impl Scope {
+    /// Whether a key of this scope changes a run on `env`.
+    pub fn includes(self, env: EnvId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Text => env.task().is_some(),
+            Scope::Control => env.task().is_none(),
+            Scope::Continuous => !env.action_space().is_discrete(),
+        }
+    }
 }
 
 /// A value a parameter can hold: parsed from and written to the text of a URL or CLI flag.
@@ -167,13 +198,27 @@ pub trait Params {
     fn set(&mut self, key: &str, text: &str) -> Result<(), String>;
 }
 
+/// Declares one section of keys: the serde struct, its `Default`, and [`Params`].
+///
+/// One entry,
+///
+/// ```text
+/// /// text tasks: LoRA's α (the adapters' output is scaled by α / rank)
+/// lora_alpha: f64 = 16.0, [1e-3, 1e4], for text;
+/// ```
+///
+/// becomes a field `pub lora_alpha: f64` with that doc, the default `16.0`, a [`ParamSpec`]
+/// (key `lora_alpha`, the doc as one trimmed line, [`ParamKind::Float`] with that range,
+/// [`Scope::Text`]), and the arms of `get` and `set` for `"lora_alpha"` (`set` parses the text
+/// as the field's type and refuses a value outside the range). The range and the scope are
+/// optional: without them a key takes any value of its type and applies to every environment.
 macro_rules! params {
     (
         $(#[doc = $sdoc:literal])*
         pub struct $name:ident {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident : $ty:ty = $default:expr $(, [$lo:expr, $hi:expr])? ;
+                $field:ident : $ty:ty = $default:expr $(, [$lo:expr, $hi:expr])? $(, for $scope:ident)? ;
             )*
         }
     ) => {
@@ -197,6 +242,7 @@ macro_rules! params {
                         key: stringify!($field).to_string(),
                         doc: concat!($($doc),*).trim_ascii(),
                         kind: <$ty as ParamValue>::kind(params!(@range $([$lo, $hi])?)),
+                        scope: params!(@scope $($scope)?),
                     },
                 )*]
             }
@@ -225,6 +271,10 @@ macro_rules! params {
     };
     (@range [$lo:expr, $hi:expr]) => { Some(($lo as f64, $hi as f64)) };
     (@range) => { None };
+    (@scope text) => { Scope::Text };
+    (@scope control) => { Scope::Control };
+    (@scope continuous) => { Scope::Continuous };
+    (@scope) => { Scope::All };
 }
 
 fn check_range<T: ParamValue>(value: &T, kind: ParamKind) -> Result<(), String> {
@@ -288,22 +338,10 @@ choice! {
 }
 
 impl RunConfig {
-    /// The keys that matter for text tasks only.
-    pub const TEXT_KEYS: [&'static str; 5] =
-        ["lora_rank", "lora_alpha", "temperature", "text_reward", "format_penalty"];
-    /// The keys text tasks ignore: their model is the shipped base's architecture, and their
-    /// observations are token ids, which are not standardised.
-    pub const CONTROL_KEYS: [&'static str; 3] = ["width", "depth", "ppo.norm_obs"];
-    /// The keys that matter for continuous actions only (the Gaussian policy's).
-    pub const CONTINUOUS_KEYS: [&'static str; 3] = ["log_std_init", "sde", "sde_sample_freq"];
-
-    /// Whether `key` (any experiment key) changes a run on `env`; the page hides the others.
+    /// Whether `key` (any experiment key) changes a run on `env` (its declared [`Scope`]); the
+    /// page hides the others.
     pub fn applies(key: &str, env: EnvId) -> bool {
-        let text = env.task().is_some();
-        let continuous = !env.action_space().is_discrete();
-        !(text && Self::CONTROL_KEYS.contains(&key)
-            || !text && Self::TEXT_KEYS.contains(&key)
-            || !continuous && Self::CONTINUOUS_KEYS.contains(&key))
+        ExperimentConfig::specs().iter().find(|s| s.key == key).is_none_or(|s| s.scope.includes(env))
     }
 
     /// The environment with this run's scoring of text completions.
@@ -330,27 +368,27 @@ params! {
         /// environment steps each algorithm may use
         total_steps: u64 = 100_000, [1, 10_000_000];
         /// units per hidden layer, policy and critic alike
-        width: usize = 64, [1, 512];
+        width: usize = 64, [1, 512], for control;
         /// hidden layers, policy and critic alike
-        depth: usize = 2, [0, 6];
+        depth: usize = 2, [0, 6], for control;
         /// where the learner runs on the page (auto: the faster for this experiment, timed over a few updates on each; the shared link records the choice)
         backend: BackendChoice = BackendChoice::Auto;
         /// text tasks: rank of the LoRA adapters on the language model's attention and MLP projections
-        lora_rank: usize = 8, [1, 64];
+        lora_rank: usize = 8, [1, 64], for text;
         /// text tasks: LoRA's α (the adapters' output is scaled by α / rank)
-        lora_alpha: f64 = 16.0, [1e-3, 1e4];
+        lora_alpha: f64 = 16.0, [1e-3, 1e4], for text;
         /// text tasks: sampling temperature of the language model (TRL's temperature): its logits are divided by it when sampling and when scoring, policy and reference alike; greedy evaluation is unaffected
-        temperature: f64 = 1.0, [0.05, 10.0];
+        temperature: f64 = 1.0, [0.05, 10.0], for text;
         /// text tasks: reward in training, exact match (1/0) or partial credit (longest common subsequence over the longer of completion and answer); evaluation measures exact match
-        text_reward: TextReward = TextReward::Exact;
+        text_reward: TextReward = TextReward::Exact, for text;
         /// text tasks: subtracted from the reward of a completion without EOS or with a character no answer has
-        format_penalty: f64 = 0.0, [0.0, 10.0];
+        format_penalty: f64 = 0.0, [0.0, 10.0], for text;
         /// continuous actions: initial log standard deviation of the Gaussian policy (SB3's log_std_init; with sde, of each weight of the noise matrix)
-        log_std_init: f64 = 0.0, [-10.0, 2.0];
+        log_std_init: f64 = 0.0, [-10.0, 2.0], for continuous;
         /// continuous actions: generalized State-Dependent Exploration (SB3's use_sde): the action's noise is the policy's last hidden layer times a random matrix held for sde_sample_freq steps, so exploration is smooth in time
-        sde: bool = false;
+        sde: bool = false, for continuous;
         /// continuous actions, with sde: steps between new noise matrices (0: one per rollout, SB3's -1)
-        sde_sample_freq: usize = 0, [0, 100_000];
+        sde_sample_freq: usize = 0, [0, 100_000], for continuous;
     }
 }
 
@@ -388,7 +426,7 @@ params! {
         /// scale rewards by a running std of the discounted return (Gymnasium's NormalizeReward)
         norm_reward: bool = false;
         /// standardise observations by a running mean and std over all envs, then clip to ±10 (Gymnasium's NormalizeObservation); frozen at evaluation
-        norm_obs: bool = false;
+        norm_obs: bool = false, for control;
         /// stop the epochs early when approx-KL exceeds this (0: never)
         target_kl: f64 = 0.0, [0.0, 100.0];
     }
@@ -466,63 +504,7 @@ pub struct ExperimentConfig {
     pub grpo: GrpoConfig,
 }
 
-impl Default for ExperimentConfig {
-    fn default() -> Self {
-        Self::for_env(EnvId::CartPole)
-    }
-}
-
 impl ExperimentConfig {
-    /// Today's defaults for an environment (this build's version of them, see
-    /// [`crate::versions`]).
-    pub fn for_env(env: EnvId) -> Self {
-        crate::versions::defaults(env, crate::versions::CURRENT)
-    }
-
-    /// Version 1's defaults, frozen: shared links of version 1 resolve against these forever.
-    /// Later versions change defaults in [`crate::versions::VERSIONS`], never here.
-    ///
-    /// CleanRL's for PPO, adjusted per env where a tuned setting (RL Baselines3 Zoo) learns
-    /// within the playground's budgets.
-    pub fn base(env: EnvId) -> Self {
-        let run = RunConfig { env, ..RunConfig::default() };
-        let mut ppo = PpoConfig::default();
-        let mut grpo = GrpoConfig::default();
-        match env {
-            EnvId::CartPole => {
-                ppo = PpoConfig {
-                    num_envs: 8,
-                    num_steps: 32,
-                    learning_rate: 1e-3,
-                    gamma: 0.98,
-                    gae_lambda: 0.8,
-                    num_minibatches: 1,
-                    update_epochs: 20,
-                    ent_coef: 0.0,
-                    ..ppo
-                };
-            }
-            EnvId::Acrobot | EnvId::MountainCar => {}
-            // The text tasks came in version 3, which sets their defaults.
-            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => {}
-            EnvId::Pendulum | EnvId::MountainCarContinuous => {
-                ppo = PpoConfig {
-                    num_envs: 4,
-                    num_steps: 1024,
-                    learning_rate: 1e-3,
-                    gamma: 0.9,
-                    num_minibatches: 64,
-                    update_epochs: 10,
-                    ent_coef: 0.0,
-                    norm_reward: true,
-                    ..ppo
-                };
-                grpo.reward_mode = RewardMode::Process;
-            }
-        }
-        Self { run, ppo, grpo }
-    }
-
     /// Every key, with its section prefix (`seed`, `ppo.gamma`, `grpo.beta`, ...).
     pub fn specs() -> Vec<ParamSpec> {
         let prefixed = |prefix: &'static str, specs: Vec<ParamSpec>| {
@@ -642,9 +624,17 @@ mod tests {
         let documented = |prefix: &str| -> Vec<String> {
             RunConfig::specs().into_iter().filter(|s| s.doc.starts_with(prefix)).map(|s| s.key).collect()
         };
-        assert_eq!(documented("text tasks:"), RunConfig::TEXT_KEYS);
-        assert_eq!(documented("continuous actions"), RunConfig::CONTINUOUS_KEYS);
-        for key in RunConfig::CONTINUOUS_KEYS {
+        let scoped = |scope: Scope| -> Vec<String> {
+            ExperimentConfig::specs().into_iter().filter(|s| s.scope == scope).map(|s| s.key).collect()
+        };
+        assert_eq!(documented("text tasks:"), scoped(Scope::Text));
+        assert_eq!(documented("continuous actions"), scoped(Scope::Continuous));
+        assert_eq!(scoped(Scope::Control), ["width", "depth", "ppo.norm_obs"]);
+        for key in scoped(Scope::Control) {
+            assert!(RunConfig::applies(&key, EnvId::CartPole) && !RunConfig::applies(&key, EnvId::LmAdd));
+        }
+        for key in scoped(Scope::Continuous) {
+            let key = key.as_str();
             assert!(RunConfig::applies(key, EnvId::Pendulum) && !RunConfig::applies(key, EnvId::CartPole));
             assert!(!RunConfig::applies(key, EnvId::LmReverse));
         }

@@ -199,11 +199,81 @@ pub fn page_threshold(env: crate::env::EnvId) -> Option<crate::stats::Threshold>
     crate::stats::threshold(env, env.task().is_some())
 }
 
+/// GRPO as an experiment runs it: from scratch, or from a strong baseline when
+/// `grpo.warm_start_ppo_steps` asks for one. Then this experiment's PPO (same config, same seed:
+/// the very run PPO makes beside GRPO) runs for that many environment steps, or the whole
+/// updates that fit in them, before GRPO's first update, and GRPO starts from its policy
+/// ([`Grpo::start_from`]). Those steps and that time are PPO's: reported apart, outside GRPO's
+/// budget and wall time. It reads as the GRPO run it holds.
+pub struct GrpoRun {
+    grpo: Grpo<Policy>,
+    /// The PPO run of the warm start and its steps, until GRPO's first update takes it.
+    warm_up: Option<(Box<Ppo<Policy>>, u64)>,
+}
+
+impl GrpoRun {
+    /// `learner`: an autodiff device; `acting`: where rollouts run (see `ActingCopy`).
+    pub fn new(config: &ExperimentConfig, learner: &Device, acting: &Device) -> Self {
+        let steps = config.grpo.warm_start_ppo_steps;
+        let warm_up = (steps > 0).then(|| (Box::new(Ppo::new(config, learner, acting)), steps));
+        Self { grpo: Grpo::new(config, learner, acting), warm_up }
+    }
+}
+
+impl std::ops::Deref for GrpoRun {
+    type Target = Grpo<Policy>;
+    fn deref(&self) -> &Grpo<Policy> {
+        &self.grpo
+    }
+}
+
+impl Algorithm for GrpoRun {
+    type Policy = Policy;
+
+    fn name(&self) -> &'static str {
+        self.grpo.name()
+    }
+
+    fn env_steps(&self) -> u64 {
+        self.grpo.env_steps()
+    }
+
+    fn max_steps_per_update(&self) -> u64 {
+        self.grpo.max_steps_per_update()
+    }
+
+    fn policy(&self) -> &Policy {
+        self.grpo.policy()
+    }
+
+    async fn acting_policy(&self) -> Result<(Policy, Device), DeviceError> {
+        self.grpo.acting_policy().await
+    }
+
+    async fn copy_to_cpu(&self) -> Result<Self, DeviceError> {
+        let warm_up = match &self.warm_up {
+            Some((ppo, steps)) => Some((Box::new(ppo.copy_to_cpu().await?), *steps)),
+            None => None,
+        };
+        Ok(Self { grpo: self.grpo.copy_to_cpu().await?, warm_up })
+    }
+
+    async fn update(&mut self) -> Result<UpdateMetrics, TrainError> {
+        if let Some((mut ppo, steps)) = self.warm_up.take() {
+            while ppo.fits(steps) {
+                ppo.update().await?;
+            }
+            self.grpo.start_from(ppo.policy().clone(), ppo.env_steps());
+        }
+        self.grpo.update().await
+    }
+}
+
 /// Both algorithms with identical policy networks and seed on the same environment.
 pub struct Experiment {
     pub config: ExperimentConfig,
     pub ppo: Ppo<Policy>,
-    pub grpo: Grpo<Policy>,
+    pub grpo: GrpoRun,
     pub ppo_track: Track,
     pub grpo_track: Track,
     /// The algorithms `step` advances.
@@ -217,7 +287,7 @@ pub struct Experiment {
 #[derive(Default)]
 struct CpuCopies {
     ppo: Option<Ppo<Policy>>,
-    grpo: Option<Grpo<Policy>>,
+    grpo: Option<GrpoRun>,
 }
 
 impl Experiment {
@@ -225,7 +295,7 @@ impl Experiment {
     pub fn new(config: ExperimentConfig, learner: &Device, acting: &Device) -> Self {
         Self {
             ppo: Ppo::new(&config, learner, acting),
-            grpo: Grpo::new(&config, learner, acting),
+            grpo: GrpoRun::new(&config, learner, acting),
             config,
             ppo_track: Track::default(),
             grpo_track: Track::default(),

@@ -5,21 +5,19 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use rand::SeedableRng;
-use web_time::Instant;
 
 use crate::Rng;
 use crate::config::{
     ExperimentConfig, GrpoConfig, ImportanceSamplingLevel, LossType, RewardMode, ScaleRewards,
 };
 use crate::env::{Env, EnvSpec};
-use crate::host::{self, ActingCopy, Reads};
-use crate::learner::{self, Optimizer};
+use crate::host::{self, DeviceError, Reads};
+use crate::learner::{self, Means};
 use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::{Policy, StochasticPolicy};
-use crate::ppo::Ppo;
 use crate::rollout::{Padded, Trajectory, collect_group, stack_and_pad};
 use crate::train::{Algorithm, TrainError, check_finite};
+use crate::trainee::{Clock, Trainee};
 
 /// Adam's ε: PyTorch's default, which TRL (through transformers) keeps.
 pub const ADAM_EPS: f64 = 1e-8;
@@ -316,79 +314,93 @@ pub fn grpo_loss<P: StochasticPolicy>(
     }
 }
 
-/// The last update's batch, for inspection: the padded tensors, the advantages, and the
-/// importance weights and KL the last pass saw (each minibatch's, before its optimiser step).
+/// The last update's batch, for inspection: the padded tensors, the advantages, the
+/// trajectories, and what the last pass over it saw (each minibatch's importance weights and KL,
+/// before its optimiser step; `inspect` places them back into `(T, G)`).
 #[derive(Clone, Debug)]
 pub struct GrpoBatch {
     pub padded: Padded,
     pub advantages: Vec<f32>,
-    pub ratios: Vec<f32>,
-    /// Each cell's k3 KL to the reference in the last pass, 0 in padding (`None` when `beta = 0`).
-    pub kl: Option<Vec<f32>>,
     pub trajectories: Vec<Trajectory>,
+    pub last_pass: Vec<MinibatchView>,
 }
 
-/// A GRPO run: the policy, its frozen reference (kept on the learner's autodiff device, to be
-/// scored as the policy is; never differentiated), its optimiser and its RNG.
+/// One minibatch of the last pass: its columns of the batch, and its cells' importance weights
+/// and k3 KL to the reference (`(T, columns)`, row-major; no KL when `beta = 0`).
+#[derive(Clone, Debug)]
+pub struct MinibatchView {
+    pub columns: Vec<usize>,
+    pub ratios: Vec<f32>,
+    pub kl: Option<Vec<f32>>,
+}
+
+/// A generation batch on the learner's device: the padded `(T, G, ...)` tensors, the group
+/// advantages and the loss mask.
+struct DeviceBatch {
+    observations: Tensor<3>,
+    actions: Tensor<3>,
+    log_probs: Tensor<2>,
+    advantages: Tensor<2>,
+    /// The validity mask, less the truncated completions when they leave the loss.
+    mask: Tensor<2>,
+    /// The mask's valid cells (DAPO's and CISPO's normaliser).
+    valid_steps: usize,
+}
+
+/// TRL's `mask_truncated_completions`: a truncated trajectory keeps its place in its group's
+/// statistics but leaves the loss. Otherwise the validity mask itself.
+pub fn loss_mask(padded: &Padded, trajectories: &[Trajectory], mask_truncated: bool) -> Vec<f32> {
+    let mut mask = padded.mask.clone();
+    if mask_truncated {
+        for (j, tr) in trajectories.iter().enumerate().filter(|(_, tr)| tr.truncated) {
+            (0..tr.len()).for_each(|t| mask[t * padded.width + j] = 0.0);
+        }
+    }
+    mask
+}
+
+/// A GRPO run: the policy in training, its frozen reference (kept on the learner's autodiff
+/// device, to be scored as the policy is; never differentiated), the env its groups start from,
+/// and its RNG.
 pub struct Grpo<P: StochasticPolicy> {
     config: GrpoConfig,
     /// The env as this run configures it (its id, and a text task's scoring).
     env: EnvSpec,
     horizon: usize,
-    policy: P,
+    trainee: Trainee<P>,
     reference: P,
-    acting: ActingCopy<P>,
-    optimizer: Optimizer,
     /// Draws the initial state of each group.
     starts: Box<dyn Env>,
     rng: Rng,
-    device: Device,
     total_steps: u64,
-    updates: usize,
     /// Optimiser steps taken (TRL's `global_step`), which `ref_model_sync_steps` counts.
     optimizer_steps: usize,
-    env_steps: u64,
-    /// Seconds spent in this algorithm's own updates (not in the other's, nor idle).
-    training_s: f64,
-    /// `grpo.warm_start_ppo_steps`: the PPO run whose policy GRPO starts from, and its steps;
-    /// taken before the first update.
-    warm_start: Option<(Box<Ppo<P>>, u64)>,
-    /// Environment steps PPO took before GRPO started from its policy (0: from scratch).
+    /// Environment steps another run took before this one started from its policy (see
+    /// [`Grpo::start_from`]; 0: from scratch).
     warm_start_env_steps: u64,
     pub last_batch: Option<GrpoBatch>,
 }
 
 impl Grpo<Policy> {
     /// A run of `config` learning on `device` (an autodiff device) and acting on
-    /// `acting_device`; its policy starts from the same weights as PPO's.
+    /// `acting_device`; its policy is drawn first from the seed, as PPO's is, so both start
+    /// from identical weights.
     pub fn new(config: &ExperimentConfig, device: &Device, acting_device: &Device) -> Self {
-        let run = &config.run;
-        let env = run.env;
+        let (run, c) = (&config.run, config.grpo.clone());
         let make = |device: &Device, rng: &mut Rng| Policy::for_run(run, device, rng);
-        let mut rng = Rng::seed_from_u64(run.seed);
-        let policy = make(device, &mut rng);
-        let mut starts = env.make();
+        let (trainee, rng) = Trainee::new(make, run.seed, ADAM_EPS, c.max_grad_norm, device, acting_device);
+        let mut starts = run.env.make();
         starts.reset(Some(run.seed));
-        let cfg = config.grpo.clone();
-        let cfg_warm = cfg.warm_start_ppo_steps;
-        let horizon = config.grpo_horizon();
         Self {
-            total_steps: run.total_steps,
-            optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
-            reference: policy.clone(),
-            acting: ActingCopy::new(device, acting_device, |d| make(d, &mut Rng::seed_from_u64(0))),
-            policy,
-            config: cfg,
+            horizon: config.grpo_horizon(),
+            config: c,
             env: run.env_spec(),
-            horizon,
+            reference: trainee.model.clone(),
+            trainee,
             starts,
             rng,
-            device: device.clone(),
-            updates: 0,
+            total_steps: run.total_steps,
             optimizer_steps: 0,
-            env_steps: 0,
-            training_s: 0.0,
-            warm_start: (cfg_warm > 0).then(|| (Box::new(Ppo::new(config, device, acting_device)), cfg_warm)),
             warm_start_env_steps: 0,
             last_batch: None,
         }
@@ -401,33 +413,143 @@ impl<P: StochasticPolicy> Grpo<P> {
         &self.reference
     }
 
-    /// GRPO from a strong baseline: run this experiment's PPO (same config, same seed: the very
-    /// run PPO makes beside GRPO) for `warm_start_ppo_steps` environment steps, or the whole
-    /// updates that fit in them, then take its policy as GRPO's policy and reference. Those steps
-    /// and that time are PPO's: reported apart, outside GRPO's budget and wall time.
-    async fn take_warm_start(&mut self) -> Result<(), TrainError> {
-        let Some((mut ppo, steps)) = self.warm_start.take() else {
-            return Ok(());
-        };
-        while ppo.fits(steps) {
-            ppo.update().await?;
+    /// Start from `policy` (a strong baseline another run trained for `env_steps` environment
+    /// steps, reported apart) instead of the initial weights: the policy and its reference
+    /// become it. Before the first update only.
+    pub fn start_from(&mut self, policy: P, env_steps: u64) {
+        assert_eq!(self.trainee.updates, 0, "a run starts from a policy before its first update");
+        self.reference = policy.clone();
+        self.trainee.model = policy;
+        self.warm_start_env_steps = env_steps;
+    }
+
+    /// G trajectories from each of `groups_per_update` initial states, with the current policy.
+    async fn collect_groups(&mut self) -> Result<Vec<Trajectory>, DeviceError> {
+        let c = &self.config;
+        let (actor, device) = self.trainee.acting().await?;
+        let mut trajectories = Vec::new();
+        for _ in 0..c.groups_per_update {
+            self.starts.reset(None);
+            let start = self.starts.state();
+            let (g, horizon) = (c.num_generations, self.horizon);
+            trajectories.extend(collect_group(&actor, self.env, &start, g, horizon, &mut self.rng, &device).await?);
         }
-        self.warm_start_env_steps = ppo.env_steps();
-        self.policy = ppo.policy().clone();
-        self.reference = self.policy.clone();
-        Ok(())
+        Ok(trajectories)
+    }
+
+    /// The padded batch and its advantages on the learner's device, with the loss mask.
+    fn upload(&self, padded: &Padded, trajectories: &[Trajectory], advantages: &[f32]) -> DeviceBatch {
+        let (steps, g, d) = (padded.steps, padded.width, self.trainee.device());
+        let to_3d = |data: &[f32], k: usize| host::matrix(data.to_vec(), steps * g, k, d).reshape([steps, g, k]);
+        let mask = loss_mask(padded, trajectories, self.config.mask_truncated_completions);
+        DeviceBatch {
+            observations: to_3d(&padded.observations, padded.obs_dim),
+            actions: to_3d(&padded.actions, padded.action_width),
+            log_probs: host::matrix(padded.log_probs.clone(), steps, g, d),
+            advantages: host::matrix(advantages.to_vec(), steps, g, d),
+            valid_steps: mask.iter().filter(|&&m| m > 0.0).count(),
+            mask: host::matrix(mask, steps, g, d),
+        }
+    }
+
+    /// The batch's log-probabilities under the reference, once per generation batch (`None`
+    /// when `beta = 0`).
+    ///
+    /// The reference is scored through the same (autodiff) path as the policy, then detached:
+    /// while the policy is still the reference, both give the same bits and the KL's gradient
+    /// is exactly zero. Scored on the plain device, they differed by float rounding, and when
+    /// no group had a signal Adam scaled that ~1e-8 gradient into full learning-rate steps,
+    /// the KL growing to tens within the update (tests/lm.rs).
+    fn score_reference(&self, b: &DeviceBatch) -> Option<Tensor<2>> {
+        let scored = || self.reference.evaluate_padded(b.observations.clone(), b.actions.clone()).0;
+        (self.config.beta > 0.0).then(|| scored().detach().inner())
+    }
+
+    /// `num_iterations` passes of minibatch steps (whole trajectories) on the policy alone; the
+    /// steps' mean statistics and what the last pass saw.
+    async fn optimise(
+        &mut self,
+        b: &DeviceBatch,
+        ref_log_probs: Option<Tensor<2>>,
+        lr: f64,
+    ) -> Result<(Means, Vec<MinibatchView>), TrainError> {
+        let c = self.config.clone();
+        let [_, g] = b.log_probs.dims();
+        let d = self.trainee.device().clone();
+        let mut stats = learner::StepStats::default();
+        let mut last_pass = Vec::new();
+        for iteration in 0..c.num_iterations {
+            for mb in learner::minibatches(g, c.num_minibatches, &mut self.rng) {
+                let idx = host::indices(&mb, &d);
+                let pick = |x: &Tensor<2>| x.clone().select(1, idx.clone());
+                let minibatch = GrpoMinibatch {
+                    observations: b.observations.clone().select(1, idx.clone()),
+                    actions: b.actions.clone().select(1, idx.clone()),
+                    log_probs: pick(&b.log_probs),
+                    ref_log_probs: ref_log_probs.as_ref().map(pick),
+                    advantages: pick(&b.advantages),
+                    mask: pick(&b.mask),
+                };
+                let l = grpo_loss(&self.trainee.model, minibatch, &c, self.horizon, b.valid_steps);
+                let grad_norm = self.trainee.step(l.loss.clone(), lr);
+                self.optimizer_steps += 1;
+                // TRL's SyncRefModelCallback, at the end of every `ref_model_sync_steps`-th
+                // optimiser step. This batch's reference log-probs were computed before its
+                // first step (as TRL computes them at generation), so a refresh acts from the
+                // next generation batch on.
+                if c.sync_ref_model && self.optimizer_steps.is_multiple_of(c.ref_model_sync_steps) {
+                    self.sync_reference().await?;
+                }
+                let [low, high, region] = l.clip_ratio;
+                stats.add([
+                    ("policy_loss", l.loss.inner()),
+                    ("entropy", l.entropy),
+                    ("approx_kl", l.approx_kl),
+                    ("clip_fraction", l.clip_fraction),
+                    ("clip_ratio_low", low),
+                    ("clip_ratio_high", high),
+                    ("clip_ratio_region", region),
+                    ("grad_norm", grad_norm.inner()),
+                    ("kl", l.kl),
+                ]);
+                if iteration + 1 == c.num_iterations {
+                    last_pass.push((mb, l.ratio, l.kl_per_cell));
+                }
+            }
+        }
+        // One read for the statistics and the last pass's cells.
+        let mut reads = Reads::new();
+        reads.push(stats.means());
+        for (_, ratio, kl) in &last_pass {
+            reads.push(ratio.clone());
+            if let Some(kl) = kl {
+                reads.push(kl.clone());
+            }
+        }
+        let mut read = reads.execute().await?.into_iter();
+        let means = stats.named(read.next().expect("stats were queued"));
+        let views = last_pass
+            .into_iter()
+            .map(|(columns, _, kl)| MinibatchView {
+                columns,
+                ratios: read.next().expect("ratios were queued"),
+                kl: kl.map(|_| read.next().expect("KL was queued")),
+            })
+            .collect();
+        Ok((means, views))
     }
 
     /// TRL's `sync_ref_model`: `ref ← α·π + (1−α)·ref`.
     async fn sync_reference(&mut self) -> Result<(), TrainError> {
         let alpha = self.config.ref_model_mixup_alpha;
+        let policy = &self.trainee.model;
         if alpha == 1.0 {
-            self.reference = self.policy.clone();
+            self.reference = policy.clone();
             return Ok(());
         }
         // The frozen weights (a LoRA model's base) are the same in both: only the trainable mix.
-        let only = host::trainable(&self.policy);
-        let current = host::read_params(&self.policy, only.as_deref()).await?;
+        let only = host::trainable(policy);
+        let current = host::read_params(policy, only.as_deref()).await?;
         let previous = host::read_params(&self.reference, only.as_deref()).await?;
         let mixed = current
             .into_iter()
@@ -439,7 +561,8 @@ impl<P: StochasticPolicy> Grpo<P> {
                     .collect()
             })
             .collect();
-        self.reference = host::load_params(self.reference.clone(), mixed, &self.device, only.as_deref());
+        let device = self.trainee.device();
+        self.reference = host::load_params(self.reference.clone(), mixed, device, only.as_deref());
         Ok(())
     }
 }
@@ -452,40 +575,28 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
     }
 
     fn env_steps(&self) -> u64 {
-        self.env_steps
+        self.trainee.env_steps
     }
 
     fn policy(&self) -> &P {
-        &self.policy
+        &self.trainee.model
     }
 
-    async fn acting_policy(&self) -> Result<(P, Device), crate::host::DeviceError> {
-        Ok((self.acting.snapshot(&self.policy).await?, self.acting.device().clone()))
+    async fn acting_policy(&self) -> Result<(P, Device), DeviceError> {
+        self.trainee.acting().await
     }
 
-    async fn copy_to_cpu(&self) -> Result<Self, crate::host::DeviceError> {
-        let (policy, device) = self.acting.learner_copy(&self.policy).await?;
-        let warm_start = match &self.warm_start {
-            Some((ppo, steps)) => Some((Box::new(ppo.copy_to_cpu().await?), *steps)),
-            None => None,
-        };
+    async fn copy_to_cpu(&self) -> Result<Self, DeviceError> {
         Ok(Self {
             config: self.config.clone(),
             env: self.env,
             horizon: self.horizon,
-            optimizer: self.optimizer.copy_to(&self.policy, &policy, &device).await?,
-            reference: self.acting.learner_copy(&self.reference).await?.0,
-            policy,
-            acting: ActingCopy::same(&device),
+            trainee: self.trainee.copy_to_cpu().await?,
+            reference: self.trainee.copy_of(&self.reference).await?,
             starts: self.starts.clone(),
             rng: self.rng.clone(),
-            device,
             total_steps: self.total_steps,
-            updates: self.updates,
             optimizer_steps: self.optimizer_steps,
-            env_steps: self.env_steps,
-            training_s: self.training_s,
-            warm_start,
             warm_start_env_steps: self.warm_start_env_steps,
             last_batch: None,
         })
@@ -495,163 +606,31 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         (self.config.num_generations * self.config.groups_per_update * self.horizon) as u64
     }
 
+    /// The seed's GRPO: G trajectories per initial state, stacked and padded to `(T, G)` with a
+    /// mask, rewards normalised within each group over valid steps, then clipped-surrogate
+    /// steps with a k3 KL penalty to the reference, on the policy alone.
     async fn update(&mut self) -> Result<UpdateMetrics, TrainError> {
-        self.take_warm_start().await?;
+        let mut clock = Clock::start();
         let c = self.config.clone();
-        let t0 = Instant::now();
         // TRL (via transformers) decays the learning rate linearly by default. Updates here
         // consume a varying number of steps, so the decay follows the budget spent.
-        let progress = self.env_steps as f64 / self.total_steps as f64;
+        let progress = self.trainee.env_steps as f64 / self.total_steps as f64;
         let lr = learner::learning_rate(c.learning_rate, true, progress);
 
-        // G trajectories from each of `groups_per_update` initial states.
-        let actor = self.acting.snapshot(&self.policy).await?;
-        let acting_device = self.acting.device().clone();
-        let mut trajectories = Vec::new();
-        for _ in 0..c.groups_per_update {
-            self.starts.reset(None);
-            let start = self.starts.state();
-            let group = collect_group(
-                &actor,
-                self.env,
-                &start,
-                c.num_generations,
-                self.horizon,
-                &mut self.rng,
-                &acting_device,
-            )
-            .await?;
-            trajectories.extend(group);
-        }
-        let (obs_dim, width) = (self.env.id.observation_dim(), self.policy.action_width());
+        let trajectories = self.collect_groups().await?;
+        let (obs_dim, width) = (self.env.id.observation_dim(), self.trainee.model.action_width());
         let padded = stack_and_pad(&trajectories, obs_dim, width);
-        let t1 = Instant::now();
+        clock.lap();
+        let (advantages, stats) = group_advantages(&padded, c.num_generations, c.reward_mode, c.scale_rewards);
+        clock.lap();
+        let batch = self.upload(&padded, &trajectories, &advantages);
+        let ref_log_probs = self.score_reference(&batch);
+        let (means, last_pass) = self.optimise(&batch, ref_log_probs, lr).await?;
+        clock.lap();
 
-        let (advantages, stats) =
-            group_advantages(&padded, c.num_generations, c.reward_mode, c.scale_rewards);
-        let t2 = Instant::now();
-
-        // Upload the padded batch; score it under the reference policy once.
-        let (steps, g) = (padded.steps, padded.width);
-        let device = self.device.clone();
-        let d = &device;
-        let to_3d = |data: Vec<f32>, k: usize| host::matrix(data, steps * g, k, d).reshape([steps, g, k]);
-        let obs = to_3d(padded.observations.clone(), obs_dim);
-        let actions = to_3d(padded.actions.clone(), width);
-        let old_log_probs = host::matrix(padded.log_probs.clone(), steps, g, d);
-        let adv = host::matrix(advantages.clone(), steps, g, d);
-        // TRL's `mask_truncated_completions`: a truncated trajectory keeps its place in its
-        // group's statistics but leaves the loss.
-        let mut loss_mask = padded.mask.clone();
-        if c.mask_truncated_completions {
-            for (j, tr) in trajectories.iter().enumerate().filter(|(_, tr)| tr.truncated) {
-                (0..tr.len()).for_each(|t| loss_mask[t * g + j] = 0.0);
-            }
-        }
-        let batch_valid_steps = loss_mask.iter().filter(|&&m| m > 0.0).count();
-        let mask = host::matrix(loss_mask, steps, g, d);
-        // The reference is scored through the same (autodiff) path as the policy, then detached:
-        // while the policy is still the reference, both give the same bits and the KL's gradient
-        // is exactly zero. Scored on the plain device, they differed by float rounding, and when
-        // no group had a signal Adam scaled that ~1e-8 gradient into full learning-rate steps,
-        // the KL growing to tens within the update (tests/lm.rs).
-        let ref_log_probs = (c.beta > 0.0)
-            .then(|| self.reference.evaluate_padded(obs.clone(), actions.clone()).0.detach().inner());
-
-        let mut step_stats = learner::StepStats::default();
-        let mut last_ratio_reads = Vec::new();
-        for iteration in 0..c.num_iterations {
-            for mb in learner::minibatches(g, c.num_minibatches, &mut self.rng) {
-                let idx = host::indices(&mb, d);
-                let pick = |x: &Tensor<2>| x.clone().select(1, idx.clone());
-                let l = grpo_loss(
-                    &self.policy,
-                    GrpoMinibatch {
-                        observations: obs.clone().select(1, idx.clone()),
-                        actions: actions.clone().select(1, idx.clone()),
-                        log_probs: pick(&old_log_probs),
-                        ref_log_probs: ref_log_probs.as_ref().map(pick),
-                        advantages: pick(&adv),
-                        mask: pick(&mask),
-                    },
-                    &c,
-                    self.horizon,
-                    batch_valid_steps,
-                );
-                let (policy, grad_norm) = self.optimizer.step(self.policy.clone(), l.loss.clone(), lr);
-                self.policy = policy;
-                self.optimizer_steps += 1;
-                // TRL's SyncRefModelCallback, at the end of every `ref_model_sync_steps`-th
-                // optimiser step. This batch's reference log-probs were computed before its
-                // first step (as TRL computes them at generation), so a refresh acts from the
-                // next generation batch on.
-                if c.sync_ref_model && self.optimizer_steps.is_multiple_of(c.ref_model_sync_steps) {
-                    self.sync_reference().await?;
-                }
-                let [low, high, region] = l.clip_ratio;
-                step_stats.add([
-                    ("loss", l.loss.inner()),
-                    ("entropy", l.entropy),
-                    ("approx_kl", l.approx_kl),
-                    ("clip_fraction", l.clip_fraction),
-                    ("clip_ratio_low", low),
-                    ("clip_ratio_high", high),
-                    ("clip_ratio_region", region),
-                    ("grad_norm", grad_norm.inner()),
-                    ("kl", l.kl),
-                ]);
-                if iteration + 1 == c.num_iterations {
-                    last_ratio_reads.push((mb, l.ratio, l.kl_per_cell));
-                }
-            }
-        }
-        let mut reads = Reads::new();
-        reads.push(step_stats.means());
-        for (_, ratio, kl) in &last_ratio_reads {
-            reads.push(ratio.clone());
-            if let Some(kl) = kl {
-                reads.push(kl.clone());
-            }
-        }
-        let mut read = reads.execute().await?.into_iter();
-        let means = step_stats.named(read.next().expect("stats were queued"));
-        // Reassemble the last pass's minibatch columns into (T, G) matrices.
-        let mut ratios = vec![0f32; steps * g];
-        let mut kl = (c.beta > 0.0).then(|| vec![0f32; steps * g]);
-        let place = |into: &mut [f32], mb: &[usize], values: Vec<f32>| {
-            for (col, &j) in mb.iter().enumerate() {
-                for t in 0..steps {
-                    into[t * g + j] = values[t * mb.len() + col];
-                }
-            }
-        };
-        for (mb, _, kl_read) in &last_ratio_reads {
-            place(&mut ratios, mb, read.next().expect("ratios were queued"));
-            if let (Some(kl), Some(_)) = (kl.as_mut(), kl_read) {
-                place(kl, mb, read.next().expect("KL was queued"));
-            }
-        }
-        let t3 = Instant::now();
-
-        self.updates += 1;
-        let valid = padded.valid_steps();
-        self.env_steps += valid as u64;
-        self.training_s += (t3 - t0).as_secs_f64();
-        let wall_s = self.training_s;
         let returns: Vec<f64> = trajectories.iter().map(Trajectory::episode_return).collect();
-        let groups = stats.return_std.len();
+        let valid = padded.valid_steps();
         let metrics = UpdateMetrics {
-            update: self.updates,
-            env_steps: self.env_steps,
-            wall_s,
-            mean_return: mean(returns.iter().copied()),
-            episodes: trajectories.len(),
-            learning_rate: lr,
-            policy_loss: means["loss"] as f64,
-            entropy: means["entropy"] as f64,
-            approx_kl: means["approx_kl"] as f64,
-            clip_fraction: means["clip_fraction"] as f64,
-            grad_norm: means["grad_norm"] as f64,
             // Logged only when the penalty is on (TRL does the same).
             kl: (c.beta > 0.0).then_some(means["kl"] as f64),
             clip_ratio_low_mean: Some(means["clip_ratio_low"] as f64),
@@ -660,15 +639,11 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             warm_start_env_steps: (self.warm_start_env_steps > 0).then_some(self.warm_start_env_steps),
             reward_mean: mean(returns.iter().copied()),
             reward_std: mean(stats.return_std.iter().copied()),
-            zero_std_fraction: Some(stats.zero_std_groups as f64 / groups as f64),
+            zero_std_fraction: Some(stats.zero_std_groups as f64 / stats.return_std.len() as f64),
             mean_valid_length: Some(valid as f64 / trajectories.len() as f64),
-            sps: self.env_steps as f64 / wall_s,
-            rollout_s: (t1 - t0).as_secs_f64(),
-            advantage_s: (t2 - t1).as_secs_f64(),
-            update_s: (t3 - t2).as_secs_f64(),
-            ..UpdateMetrics::default()
+            ..self.trainee.report(clock, valid as u64, lr, &returns, &means)
         };
-        self.last_batch = Some(GrpoBatch { padded, advantages, ratios, kl, trajectories });
+        self.last_batch = Some(GrpoBatch { padded, advantages, trajectories, last_pass });
         check_finite(metrics)
     }
 }

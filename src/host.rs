@@ -204,58 +204,11 @@ impl<M: Module> ActingCopy<M> {
     }
 }
 
+/// A copy that overwrites `template` on `device`: for tests that force a copy where the
+/// learner's device is also the acting one.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::ExperimentConfig;
-    use crate::env::EnvId;
-    use crate::policy::{Policy, StochasticPolicy};
-    use rand::SeedableRng;
-
-    /// Move every trainable weight of `module` by a seeded amount (as training would).
-    fn perturb<M: Module>(module: M) -> M {
-        struct Shift(crate::Rng);
-        impl ModuleMapper for Shift {
-            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-                if !param.is_require_grad() {
-                    return param;
-                }
-                let noise = rand::Rng::random_range(&mut self.0, 0.01..0.1);
-                // A new leaf that still trains, as after an optimiser step.
-                param.map(move |t| t.add_scalar(noise).detach().require_grad())
-            }
-        }
-        module.map(&mut Shift(crate::Rng::seed_from_u64(3)))
-    }
-
-    /// The acting copy of a learner on another device (forced here: both are the CPU) acts as
-    /// the learner does, and moves only the trainable weights: a LoRA model's adapters, not its
-    /// base; every weight of an MLP.
-    #[test]
-    fn the_acting_copy_moves_only_what_trains_and_acts_as_the_learner() {
-        let device = Device::flex();
-        let learner_device = device.clone().autodiff();
-        for (env, moved_share) in [(EnvId::LmReverse, 0.2), (EnvId::CartPole, 1.0)] {
-            let run = ExperimentConfig::for_env(env).run;
-            let make = |d: &Device, seed| Policy::for_run(&run, d, &mut crate::Rng::seed_from_u64(seed));
-            let learner = perturb(make(&learner_device, 1));
-            // A template of other weights where they train: what the copy overwrites.
-            let copy = ActingCopy { device: device.clone(), template: Some(make(&device, 2)) };
-            let acting = pollster::block_on(copy.snapshot(&learner)).unwrap();
-            let only = trainable(&learner).expect("an autodiff learner with trainable weights");
-            let count = |only: Option<&[bool]>| {
-                pollster::block_on(read_params(&learner, only)).unwrap().iter().map(Vec::len).sum::<usize>()
-                    as f64
-            };
-            let share = count(Some(&only)) / count(None);
-            assert!(share <= moved_share, "{env}: {share} of the weights moved");
-            let obs = crate::policy::test_observation(env);
-            let d = obs.len();
-            let expected =
-                pollster::block_on(read(learner.valid().dist_params(matrix(obs.clone(), 1, d, &device))))
-                    .unwrap();
-            let got = pollster::block_on(read(acting.dist_params(matrix(obs, 1, d, &device)))).unwrap();
-            assert_eq!(got, expected, "{env}: the copy acts as the learner");
-        }
+impl<M> ActingCopy<M> {
+    pub(crate) fn with_template(device: &Device, template: M) -> Self {
+        Self { device: device.clone(), template: Some(template) }
     }
 }

@@ -121,6 +121,7 @@ pub fn snapshot(e: &Experiment) -> Snapshot {
     }
     if let Some(b) = &e.grpo.last_batch {
         let p = &b.padded;
+        let (ratios, kl) = last_pass(b);
         let masked = |name, values: Vec<f32>| Heatmap {
             name,
             rows: p.steps,
@@ -134,13 +135,13 @@ pub fn snapshot(e: &Experiment) -> Snapshot {
             masked("rewards", p.rewards.clone()),
             Heatmap { categories: Some(vec!["padding", "valid"]), ..masked("mask", p.mask.clone()) },
             masked("advantages", b.advantages.clone()),
-            masked("ratios", b.ratios.clone()),
+            masked("ratios", ratios.clone()),
         ];
-        if let Some(kl) = &b.kl {
+        if let Some(kl) = &kl {
             s.grpo.push(masked("kl", kl.clone()));
         }
         if e.config.run.env.task().is_some() {
-            s.grpo_completions = Some(grpo_completions(b, s.group_size));
+            s.grpo_completions = Some(grpo_completions(b, s.group_size, &ratios, kl.as_deref()));
         }
         s.trajectories = b
             .trajectories
@@ -157,12 +158,83 @@ pub fn snapshot(e: &Experiment) -> Snapshot {
     s
 }
 
+/// The snapshot's numeric arrays, packed into five flat arrays that cross to the page as typed
+/// arrays (transferred, not copied): the format `transferable` in `www/js/worker.js` reads.
+///
+/// - `heatmap_values` (`Float32Array`): every heatmap's values then its mask, the maps in the
+///   order of `ppo` then `grpo`; `heatmap_ranges` (`Uint32Array`), four numbers per map:
+///   `[values_start, values_end, mask_start, mask_end]` (an empty mask range for none).
+/// - `trajectory_states` (`Float64Array`): each trajectory's states, row after row, where all
+///   its states have one length; `trajectory_actions` (`Float32Array`): each one's actions;
+///   `trajectory_ranges` (`Uint32Array`), five numbers per trajectory: `[state_dim,
+///   state_start, state_end, action_start, action_end]`, `state_dim` 0 where its states differ
+///   in length (a text task's growing contexts), which then stay in the JSON part as arrays.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Packed {
+    pub heatmap_values: Vec<f32>,
+    pub heatmap_ranges: Vec<u32>,
+    pub trajectory_states: Vec<f64>,
+    pub trajectory_actions: Vec<f32>,
+    pub trajectory_ranges: Vec<u32>,
+}
+
+impl Packed {
+    /// Move `s`'s numeric arrays into the packed arrays; the rest of `s` stays (its heatmaps'
+    /// `values` and `mask`, and its trajectories' `actions` and packed `states`, left empty).
+    pub fn take(s: &mut Snapshot) -> Self {
+        let mut p = Packed::default();
+        for map in s.ppo.iter_mut().chain(s.grpo.iter_mut()) {
+            let start = p.heatmap_values.len();
+            p.heatmap_values.append(&mut map.values);
+            let mask_start = p.heatmap_values.len();
+            p.heatmap_values.append(&mut map.mask.take().unwrap_or_default());
+            p.heatmap_ranges.extend([start, mask_start, mask_start, p.heatmap_values.len()].map(|x| x as u32));
+        }
+        for t in &mut s.trajectories {
+            let dim = t.states.first().map_or(0, Vec::len);
+            let dim = if t.states.iter().all(|s| s.len() == dim) { dim } else { 0 };
+            let start = p.trajectory_states.len();
+            if dim > 0 {
+                p.trajectory_states.extend(std::mem::take(&mut t.states).into_iter().flatten());
+            }
+            let action_start = p.trajectory_actions.len();
+            p.trajectory_actions.append(&mut t.actions);
+            p.trajectory_ranges.extend(
+                [dim, start, p.trajectory_states.len(), action_start, p.trajectory_actions.len()].map(|x| x as u32),
+            );
+        }
+        p
+    }
+}
+
 fn tokens(actions: impl IntoIterator<Item = f32>) -> Vec<String> {
     actions.into_iter().map(|a| text::token_text(a as usize)).collect()
 }
 
+/// The importance weights and KL of the last pass over GRPO's batch, each minibatch's columns
+/// placed back where they stand in the batch: `(T, G)` matrices (no KL when `beta = 0`).
+fn last_pass(b: &GrpoBatch) -> (Vec<f32>, Option<Vec<f32>>) {
+    let (steps, g) = (b.padded.steps, b.padded.width);
+    let place = |into: &mut [f32], columns: &[usize], values: &[f32]| {
+        for (col, &j) in columns.iter().enumerate() {
+            for t in 0..steps {
+                into[t * g + j] = values[t * columns.len() + col];
+            }
+        }
+    };
+    let mut ratios = vec![0f32; steps * g];
+    let mut kl = b.last_pass.iter().any(|mb| mb.kl.is_some()).then(|| vec![0f32; steps * g]);
+    for mb in &b.last_pass {
+        place(&mut ratios, &mb.columns, &mb.ratios);
+        if let (Some(into), Some(values)) = (kl.as_mut(), &mb.kl) {
+            place(into, &mb.columns, values);
+        }
+    }
+    (ratios, kl)
+}
+
 /// The last group of GRPO's batch: its trajectories are the padded batch's last `g` columns.
-fn grpo_completions(b: &GrpoBatch, g: usize) -> Completions {
+fn grpo_completions(b: &GrpoBatch, g: usize, ratios: &[f32], kl: Option<&[f32]>) -> Completions {
     let p = &b.padded;
     let first = p.width.saturating_sub(g);
     let column = |values: &[f32], j: usize, len: usize| (0..len).map(|t| values[t * p.width + j]).collect();
@@ -174,8 +246,8 @@ fn grpo_completions(b: &GrpoBatch, g: usize) -> Completions {
                 prompt: text::split_context(tr.states[0].iter().map(|&t| t as usize)).0,
                 tokens: tokens(tr.actions.iter().copied()),
                 advantages: column(&b.advantages, j, len),
-                ratios: Some(column(&b.ratios, j, len)),
-                kl: b.kl.as_ref().map(|kl| column(kl, j, len)),
+                ratios: Some(column(ratios, j, len)),
+                kl: kl.map(|kl| column(kl, j, len)),
                 values: None,
                 reward: tr.episode_return(),
                 truncated: tr.truncated,
@@ -224,4 +296,59 @@ fn ppo_completions(r: &Rollout, advantages: &[f32]) -> Completions {
         })
         .collect();
     Completions { steps: rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0), padded: false, rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read back as `transferable` in `worker.js` does, the packed arrays give every heatmap and
+    /// trajectory its own numbers: the format as its doc writes it down.
+    #[test]
+    fn the_packed_arrays_read_back_as_the_documented_format_says() {
+        let map = |name, values: Vec<f32>, mask: Option<Vec<f32>>| Heatmap {
+            name,
+            rows: 1,
+            cols: values.len(),
+            values,
+            mask,
+            categories: None,
+            col_label: "g",
+        };
+        let trajectory = |states: Vec<Vec<f64>>, actions: Vec<f32>| TrajectoryView {
+            states,
+            actions,
+            episode_return: 0.0,
+            terminated: true,
+            truncated: false,
+        };
+        let original = Snapshot {
+            ppo: vec![map("rewards", vec![1.0, 2.0], None)],
+            grpo: vec![map("advantages", vec![3.0, 4.0, 5.0], Some(vec![1.0, 1.0, 0.0]))],
+            trajectories: vec![
+                trajectory(vec![vec![0.5, 0.25], vec![0.75, 1.0]], vec![1.0]),
+                trajectory(vec![vec![1.0], vec![1.0, 2.0]], vec![7.0]), // contexts grow: stay arrays
+            ],
+            group_size: 2,
+            ..Snapshot::default()
+        };
+        let mut s = original.clone();
+        let p = Packed::take(&mut s);
+        for (i, want) in original.ppo.iter().chain(&original.grpo).enumerate() {
+            let r = &p.heatmap_ranges[4 * i..4 * i + 4];
+            assert_eq!(&p.heatmap_values[r[0] as usize..r[1] as usize], &want.values[..]);
+            let mask = &p.heatmap_values[r[2] as usize..r[3] as usize];
+            assert_eq!(mask, want.mask.as_deref().unwrap_or(&[]));
+        }
+        for (i, want) in original.trajectories.iter().enumerate() {
+            let r = &p.trajectory_ranges[5 * i..5 * i + 5];
+            assert_eq!(&p.trajectory_actions[r[3] as usize..r[4] as usize], &want.actions[..]);
+            let states = &p.trajectory_states[r[1] as usize..r[2] as usize];
+            match r[0] {
+                0 => assert_eq!((states.len(), &s.trajectories[i].states), (0, &want.states)),
+                dim => assert_eq!(states.chunks(dim as usize).collect::<Vec<_>>(), want.states.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+            }
+        }
+        assert!(s.ppo[0].values.is_empty() && s.grpo[0].mask.is_none(), "moved, not copied");
+    }
 }

@@ -20,6 +20,7 @@ pub mod rollout;
 pub mod share;
 pub mod stats;
 pub mod train;
+pub mod trainee;
 pub mod value;
 pub mod versions;
 

@@ -2,54 +2,22 @@
 //! Details of PPO"): roll out `(T, N)`, bootstrap, GAE, then epochs of minibatch steps on the
 //! clipped surrogate + clipped value loss − entropy bonus, updating policy and critic together.
 
-use burn::module::Module;
 use burn::prelude::*;
-use rand::SeedableRng;
-use web_time::Instant;
 
 use crate::Rng;
-use crate::config::{ExperimentConfig, PpoConfig, RunConfig};
-use crate::host::{self, ActingCopy, Reads};
-use crate::learner::{self, Optimizer};
-use crate::metrics::{UpdateMetrics, mean};
+use crate::config::{ExperimentConfig, PpoConfig, Scope};
+use crate::host::{self, DeviceError, Reads};
+use crate::learner::{self, Means};
+use crate::metrics::UpdateMetrics;
 use crate::normalize::ObservationNormalizer;
 use crate::policy::{Policy, StochasticPolicy};
 use crate::rollout::{Rollout, VecEnv, collect_rollout};
 use crate::train::{Algorithm, TrainError, check_finite};
-use crate::value::Critic;
+use crate::trainee::{Clock, Trainee};
+use crate::value::ActorCritic;
 
 /// Adam's ε: CleanRL's 1e-5 (PyTorch's default is 1e-8).
 pub const ADAM_EPS: f64 = 1e-5;
-
-/// CleanRL's `Agent`: the policy and its critic, optimised together by one Adam. The critic
-/// reads the policy's features: the observation for an MLP policy (a critic network of its
-/// own), the last hidden state for the language model (a value head on its trunk).
-#[derive(Module, Debug)]
-pub struct ActorCritic<P> {
-    pub actor: P,
-    pub critic: Critic,
-}
-
-impl<P: StochasticPolicy> ActorCritic<P> {
-    /// The distribution's parameters and `V(s)` for a batch of observations, the features
-    /// computed once.
-    pub fn act(&self, observations: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
-        let features = self.actor.features(observations);
-        (self.actor.head(features.clone()), self.critic.forward(features))
-    }
-
-    /// `V(s)` for a batch of observations.
-    pub fn value(&self, observations: Tensor<2>) -> Tensor<1> {
-        self.critic.forward(self.actor.features(observations))
-    }
-
-    /// Log-probabilities and entropies of `actions`, and `V(s)`, the features computed once.
-    pub fn evaluate(&self, observations: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
-        let features = self.actor.features(observations);
-        let (log_probs, entropy) = self.actor.evaluate_features(features.clone(), actions);
-        (log_probs, entropy, self.critic.forward(features))
-    }
-}
 
 /// GAE(γ, λ) over a `(T, N)` rollout (Schulman et al. 2016), returning `(advantages, returns)`.
 ///
@@ -151,159 +119,83 @@ pub fn ppo_loss<P: StochasticPolicy>(agent: &ActorCritic<P>, mb: PpoMinibatch, c
     }
 }
 
-/// A PPO run: the agent, its optimiser, its environments and its RNG.
+/// A PPO run: the agent in training, its environments and its RNG.
 pub struct Ppo<P: StochasticPolicy> {
     config: PpoConfig,
-    agent: ActorCritic<P>,
-    acting: ActingCopy<ActorCritic<P>>,
-    optimizer: Optimizer,
+    trainee: Trainee<ActorCritic<P>>,
     envs: VecEnv,
     rng: Rng,
-    device: Device,
     num_updates: usize,
-    updates: usize,
-    env_steps: u64,
-    /// Seconds spent in this algorithm's own updates (not in the other's, nor idle).
-    training_s: f64,
     /// The last update's rollout and advantages, for inspection.
     pub last_batch: Option<(Rollout, Vec<f32>)>,
 }
 
 impl Ppo<Policy> {
     /// A run of `config` learning on `device` (an autodiff device) and acting on
-    /// `acting_device`. The policy is initialised first from the seed, as GRPO's is, so both
-    /// start from identical weights.
+    /// `acting_device`. The policy is drawn first from the seed, as GRPO's is, so both start
+    /// from identical weights; then the critic the policy asks for.
     pub fn new(config: &ExperimentConfig, device: &Device, acting_device: &Device) -> Self {
-        let run = &config.run;
-        let env = run.env;
+        let (run, c) = (&config.run, config.ppo.clone());
         let make = |device: &Device, rng: &mut Rng| {
             let actor = Policy::for_run(run, device, rng);
-            // A language model's critic is a linear value head on its hidden state.
-            let depth = if env.task().is_some() { 0 } else { run.depth };
-            let critic = Critic::new(actor.feature_dim(env.observation_dim()), run.width, depth, device, rng);
-            ActorCritic { actor, critic }
+            ActorCritic::new(actor, run.env.observation_dim(), run.width, run.depth, device, rng)
         };
-        let mut rng = Rng::seed_from_u64(run.seed);
-        let agent = make(device, &mut rng);
-        let acting = ActingCopy::new(device, acting_device, |d| make(d, &mut Rng::seed_from_u64(0)));
-        let cfg = config.ppo.clone();
-        let batch = (cfg.num_envs * cfg.num_steps) as u64;
+        let (trainee, rng) = Trainee::new(make, run.seed, ADAM_EPS, c.max_grad_norm, device, acting_device);
+        let envs = VecEnv::new(run.env_spec(), c.num_envs, run.seed);
+        // A key of control tasks: a text task's observations are token ids.
+        let norm_obs = c.norm_obs && Scope::Control.includes(run.env);
+        let envs = if norm_obs { envs.with_observation_normalization() } else { envs };
+        let envs = if c.norm_reward { envs.with_reward_scaling(c.gamma) } else { envs };
+        let batch = (c.num_envs * c.num_steps) as u64;
         Self {
             num_updates: (run.total_steps / batch).max(1) as usize,
-            optimizer: Optimizer::new(ADAM_EPS, cfg.max_grad_norm),
-            envs: {
-                let envs = VecEnv::new(run.env_spec(), cfg.num_envs, run.seed);
-                // Not for a text task: its observations are token ids (`RunConfig::CONTROL_KEYS`).
-                let norm_obs = cfg.norm_obs && RunConfig::applies("ppo.norm_obs", run.env);
-                let envs = if norm_obs { envs.with_observation_normalization() } else { envs };
-                if cfg.norm_reward { envs.with_reward_scaling(cfg.gamma) } else { envs }
-            },
-            config: cfg,
-            agent,
-            acting,
+            config: c,
+            trainee,
+            envs,
             rng,
-            device: device.clone(),
-            updates: 0,
-            env_steps: 0,
-            training_s: 0.0,
             last_batch: None,
         }
     }
 }
 
-impl<P: StochasticPolicy> Algorithm for Ppo<P> {
-    type Policy = P;
-
-    fn name(&self) -> &'static str {
-        "ppo"
+impl<P: StochasticPolicy> Ppo<P> {
+    /// `num_steps` steps in each of the `N` environments with the current policy, its values
+    /// and the bootstrap values recorded: a `(T, N)` rollout.
+    async fn collect(&mut self) -> Result<Rollout, DeviceError> {
+        let (agent, device) = self.trainee.acting().await?;
+        collect_rollout(&agent, &mut self.envs, self.config.num_steps, &mut self.rng, &device).await
     }
 
-    fn env_steps(&self) -> u64 {
-        self.env_steps
-    }
-
-    fn policy(&self) -> &P {
-        &self.agent.actor
-    }
-
-    async fn acting_policy(&self) -> Result<(P, Device), crate::host::DeviceError> {
-        Ok((self.acting.snapshot(&self.agent).await?.actor, self.acting.device().clone()))
-    }
-
-    fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
-        self.envs.observation_normalizer()
-    }
-
-    async fn copy_to_cpu(&self) -> Result<Self, crate::host::DeviceError> {
-        let (agent, device) = self.acting.learner_copy(&self.agent).await?;
-        Ok(Self {
-            config: self.config.clone(),
-            optimizer: self.optimizer.copy_to(&self.agent, &agent, &device).await?,
-            agent,
-            acting: ActingCopy::same(&device),
-            envs: self.envs.clone(),
-            rng: self.rng.clone(),
-            device,
-            num_updates: self.num_updates,
-            updates: self.updates,
-            env_steps: self.env_steps,
-            training_s: self.training_s,
-            last_batch: None,
-        })
-    }
-
-    fn max_steps_per_update(&self) -> u64 {
-        (self.config.num_envs * self.config.num_steps) as u64
-    }
-
-    async fn update(&mut self) -> Result<UpdateMetrics, TrainError> {
+    /// `update_epochs` passes of minibatch steps on the clipped surrogate, the value loss and
+    /// the entropy bonus over the flattened batch (stopping early past `target_kl`); the steps'
+    /// mean statistics.
+    async fn optimise(&mut self, r: &Rollout, advantages: &[f32], returns: &[f32], lr: f64) -> Result<Means, TrainError> {
         let c = &self.config;
-        let t0 = Instant::now();
-        let progress = self.updates as f64 / self.num_updates as f64;
-        let lr = learner::learning_rate(c.learning_rate, c.anneal_lr, progress);
+        let b = r.num_steps * r.num_envs;
+        let d = &self.trainee.device().clone();
+        let obs = host::matrix(r.observations.clone(), b, r.obs_dim, d);
+        let actions = host::matrix(r.actions.clone(), b, r.action_width, d);
+        let old_log_probs = host::vector(r.log_probs.clone(), d);
+        let b_advantages = host::vector(advantages.to_vec(), d);
+        let b_returns = host::vector(returns.to_vec(), d);
+        let b_values = host::vector(r.values.clone(), d);
 
-        // Rollout with the current policy.
-        let actor = self.acting.snapshot(&self.agent).await?;
-        let acting_device = self.acting.device().clone();
-        let rollout =
-            collect_rollout(&actor, &mut self.envs, c.num_steps, &mut self.rng, &acting_device).await?;
-        let t1 = Instant::now();
-
-        // Bootstrap and GAE.
-        let (advantages, returns) = compute_gae(&rollout, c.gamma, c.gae_lambda);
-        let t2 = Instant::now();
-
-        // Flatten the batch.
-        let b = c.num_envs * c.num_steps;
-        let d = &self.device;
-        let obs = host::matrix(rollout.observations.clone(), b, rollout.obs_dim, d);
-        let actions = host::matrix(rollout.actions.clone(), b, rollout.action_width, d);
-        let old_log_probs = host::vector(rollout.log_probs.clone(), d);
-        let b_advantages = host::vector(advantages.clone(), d);
-        let b_returns = host::vector(returns.clone(), d);
-        let b_values = host::vector(rollout.values.clone(), d);
-
-        // Optimise the policy and the value network.
         let mut stats = learner::StepStats::default();
         'epochs: for _ in 0..c.update_epochs {
             let mut last_kl = None;
             for mb in learner::minibatches(b, c.num_minibatches, &mut self.rng) {
                 let idx = host::indices(&mb, d);
                 let take = |x: &Tensor<1>| x.clone().select(0, idx.clone());
-                let l = ppo_loss(
-                    &self.agent,
-                    PpoMinibatch {
-                        observations: obs.clone().select(0, idx.clone()),
-                        actions: actions.clone().select(0, idx.clone()),
-                        log_probs: take(&old_log_probs),
-                        advantages: take(&b_advantages),
-                        returns: take(&b_returns),
-                        values: take(&b_values),
-                    },
-                    c,
-                );
-                let (agent, grad_norm) = self.optimizer.step(self.agent.clone(), l.loss, lr);
-                self.agent = agent;
+                let minibatch = PpoMinibatch {
+                    observations: obs.clone().select(0, idx.clone()),
+                    actions: actions.clone().select(0, idx.clone()),
+                    log_probs: take(&old_log_probs),
+                    advantages: take(&b_advantages),
+                    returns: take(&b_returns),
+                    values: take(&b_values),
+                };
+                let l = ppo_loss(&self.trainee.model, minibatch, c);
+                let grad_norm = self.trainee.step(l.loss, lr);
                 last_kl = Some(l.approx_kl.clone());
                 stats.add([
                     ("policy_loss", l.policy_loss),
@@ -323,33 +215,70 @@ impl<P: StochasticPolicy> Algorithm for Ppo<P> {
         }
         let mut reads = Reads::new();
         reads.push(stats.means());
-        let means = stats.named(reads.execute().await?.remove(0));
-        let t3 = Instant::now();
+        Ok(stats.named(reads.execute().await?.remove(0)))
+    }
+}
 
-        self.updates += 1;
-        self.env_steps += b as u64;
-        self.training_s += (t3 - t0).as_secs_f64();
-        let wall_s = self.training_s;
-        let episodes = &rollout.episodes;
+impl<P: StochasticPolicy> Algorithm for Ppo<P> {
+    type Policy = P;
+
+    fn name(&self) -> &'static str {
+        "ppo"
+    }
+
+    fn env_steps(&self) -> u64 {
+        self.trainee.env_steps
+    }
+
+    fn policy(&self) -> &P {
+        &self.trainee.model.actor
+    }
+
+    async fn acting_policy(&self) -> Result<(P, Device), DeviceError> {
+        let (agent, device) = self.trainee.acting().await?;
+        Ok((agent.actor, device))
+    }
+
+    fn observation_normalizer(&self) -> Option<&ObservationNormalizer> {
+        self.envs.observation_normalizer()
+    }
+
+    async fn copy_to_cpu(&self) -> Result<Self, DeviceError> {
+        Ok(Self {
+            config: self.config.clone(),
+            trainee: self.trainee.copy_to_cpu().await?,
+            envs: self.envs.clone(),
+            rng: self.rng.clone(),
+            num_updates: self.num_updates,
+            last_batch: None,
+        })
+    }
+
+    fn max_steps_per_update(&self) -> u64 {
+        (self.config.num_envs * self.config.num_steps) as u64
+    }
+
+    /// CleanRL's loop: roll out, bootstrap and GAE, then optimise policy and critic together.
+    async fn update(&mut self) -> Result<UpdateMetrics, TrainError> {
+        let mut clock = Clock::start();
+        let c = &self.config;
+        let (gamma, lambda) = (c.gamma, c.gae_lambda);
+        let progress = self.trainee.updates as f64 / self.num_updates as f64;
+        let lr = learner::learning_rate(c.learning_rate, c.anneal_lr, progress);
+
+        let rollout = self.collect().await?;
+        clock.lap();
+        let (advantages, returns) = compute_gae(&rollout, gamma, lambda);
+        clock.lap();
+        let means = self.optimise(&rollout, &advantages, &returns, lr).await?;
+        clock.lap();
+
+        let episode_returns: Vec<f64> = rollout.episodes.iter().map(|e| e.episode_return).collect();
+        let steps = self.max_steps_per_update();
         let metrics = UpdateMetrics {
-            update: self.updates,
-            env_steps: self.env_steps,
-            wall_s,
-            mean_return: mean(episodes.iter().map(|e| e.episode_return)),
-            episodes: episodes.len(),
-            learning_rate: lr,
-            policy_loss: means["policy_loss"] as f64,
             value_loss: Some(means["value_loss"] as f64),
-            entropy: means["entropy"] as f64,
-            approx_kl: means["approx_kl"] as f64,
-            clip_fraction: means["clip_fraction"] as f64,
-            grad_norm: means["grad_norm"] as f64,
             explained_variance: explained_variance(&rollout.values, &returns),
-            sps: self.env_steps as f64 / wall_s,
-            rollout_s: (t1 - t0).as_secs_f64(),
-            advantage_s: (t2 - t1).as_secs_f64(),
-            update_s: (t3 - t2).as_secs_f64(),
-            ..UpdateMetrics::default()
+            ..self.trainee.report(clock, steps, lr, &episode_returns, &means)
         };
         self.last_batch = Some((rollout, advantages));
         check_finite(metrics)

@@ -11,7 +11,7 @@ use crate::env::{Env, EnvSpec, Transition};
 use crate::host::{self, DeviceError, Reads};
 use crate::normalize::{ObservationNormalizer, RewardScaler};
 use crate::policy::{Sampling, SdeNoise, StochasticPolicy};
-use crate::ppo::ActorCritic;
+use crate::value::ActorCritic;
 
 /// A finished episode: its undiscounted return and length.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -279,7 +279,7 @@ pub async fn collect_group<P: StochasticPolicy>(
     device: &Device,
 ) -> Result<Vec<Trajectory>, DeviceError> {
     let env: EnvSpec = env.into();
-    let (d, width) = (env.id.observation_dim(), policy.action_width());
+    let width = policy.action_width();
     let mut envs: Vec<Box<dyn Env>> = (0..g).map(|_| env.make_for_agent()).collect();
     let mut current: Vec<Vec<f32>> = envs.iter_mut().map(|e| e.reset_to(initial_state)).collect();
     let mut trajectories: Vec<Trajectory> = envs
@@ -300,10 +300,7 @@ pub async fn collect_group<P: StochasticPolicy>(
     let mut sampler = policy.group_sampler();
     while !running.is_empty() {
         let obs: Vec<f32> = running.iter().flat_map(|&i| current[i].iter().copied()).collect();
-        let params = match &mut sampler {
-            Some(sampler) => sampler.dist_params(&obs, &running, device),
-            None => policy.dist_params(host::matrix(obs, running.len(), d, device)),
-        };
+        let params = sampler.dist_params(&obs, &running, device);
         let mut sampling = sampling(rng, noise.as_mut(), &running);
         let picked = policy.pick(&host::read(params).await?, running.len(), &mut sampling);
         for (row, &i) in running.iter().enumerate() {

@@ -13,8 +13,65 @@
 
 use serde::Serialize;
 
-use crate::config::ExperimentConfig;
+use crate::config::{ExperimentConfig, GrpoConfig, PpoConfig, RewardMode, RunConfig};
 use crate::env::EnvId;
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self::for_env(EnvId::CartPole)
+    }
+}
+
+impl ExperimentConfig {
+    /// Today's defaults for an environment (this build's version of them).
+    pub fn for_env(env: EnvId) -> Self {
+        defaults(env, CURRENT)
+    }
+
+    /// Version 1's defaults, frozen: shared links of version 1 resolve against these forever.
+    /// Later versions change defaults in [`VERSIONS`], never here.
+    ///
+    /// CleanRL's for PPO, adjusted per env where a tuned setting (RL Baselines3 Zoo) learns
+    /// within the playground's budgets.
+    pub fn base(env: EnvId) -> Self {
+        let run = RunConfig { env, ..RunConfig::default() };
+        let mut ppo = PpoConfig::default();
+        let mut grpo = GrpoConfig::default();
+        match env {
+            EnvId::CartPole => {
+                ppo = PpoConfig {
+                    num_envs: 8,
+                    num_steps: 32,
+                    learning_rate: 1e-3,
+                    gamma: 0.98,
+                    gae_lambda: 0.8,
+                    num_minibatches: 1,
+                    update_epochs: 20,
+                    ent_coef: 0.0,
+                    ..ppo
+                };
+            }
+            EnvId::Acrobot | EnvId::MountainCar => {}
+            // The text tasks came in version 3, which sets their defaults.
+            EnvId::LmReverse | EnvId::LmAdd | EnvId::LmSort => {}
+            EnvId::Pendulum | EnvId::MountainCarContinuous => {
+                ppo = PpoConfig {
+                    num_envs: 4,
+                    num_steps: 1024,
+                    learning_rate: 1e-3,
+                    gamma: 0.9,
+                    num_minibatches: 64,
+                    update_epochs: 10,
+                    ent_coef: 0.0,
+                    norm_reward: true,
+                    ..ppo
+                };
+                grpo.reward_mode = RewardMode::Process;
+            }
+        }
+        Self { run, ppo, grpo }
+    }
+}
 
 /// One default changed by a version: `key` takes `value` for `env` (`None`: every environment).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use playground::env::EnvId;
 use playground::grpo::Grpo;
 use playground::host;
 use playground::policy::{Policy, Sampling, StochasticPolicy};
-use playground::ppo::ActorCritic;
+use playground::value::ActorCritic;
 use playground::ppo::Ppo;
 use playground::rollout::{Rollout, VecEnv, collect_group, collect_rollout};
 use playground::train::Algorithm;

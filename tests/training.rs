@@ -105,7 +105,7 @@ fn grpo_warm_starts_from_the_same_runs_ppo_policy() {
         |p: &playground::policy::Policy| pollster::block_on(playground::host::read_params(p, None)).unwrap();
     let expected = read(ppo.policy());
 
-    let mut grpo = Grpo::new(&c, &learner, &acting);
+    let mut grpo = playground::experiment::GrpoRun::new(&c, &learner, &acting);
     assert_ne!(read(grpo.policy()), expected, "before its first update GRPO has its own initial weights");
     c.grpo.warm_start_ppo_steps = 0;
     let scratch = pollster::block_on(Grpo::new(&c, &learner, &acting).update()).unwrap();

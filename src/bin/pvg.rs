@@ -19,8 +19,7 @@ mod cli {
     use playground::config::ExperimentConfig;
     use playground::env::EnvId;
     use playground::eval::evaluate;
-    use playground::experiment::Track;
-    use playground::grpo::Grpo;
+    use playground::experiment::{GrpoRun, Track};
     use playground::metrics::UpdateMetrics;
     use playground::ppo::Ppo;
     use playground::replay::replay_file;
@@ -400,7 +399,7 @@ mod cli {
         let acting = Device::flex();
         match algo {
             Algo::Ppo => f(Box::new(move |cb, e| run(Ppo::new(c, learner, &acting), c, e, cb))),
-            Algo::Grpo => f(Box::new(move |cb, e| run(Grpo::new(c, learner, &acting), c, e, cb))),
+            Algo::Grpo => f(Box::new(move |cb, e| run(GrpoRun::new(c, learner, &acting), c, e, cb))),
         }
     }
 
@@ -756,7 +755,7 @@ mod cli {
                         Box::new(move || pollster::block_on(a.update()))
                     }
                     Algo::Grpo => {
-                        let mut a = Grpo::new(&cfg, learner, &acting);
+                        let mut a = GrpoRun::new(&cfg, learner, &acting);
                         Box::new(move || pollster::block_on(a.update()))
                     }
                 };

@@ -344,6 +344,11 @@ impl StochasticPolicy for TinyGpt {
         self.embed.weight.dims()[1]
     }
 
+    /// A linear value head on the trunk's hidden state.
+    fn critic_depth(&self, _depth: usize) -> usize {
+        0
+    }
+
     fn head(&self, features: Tensor<2>) -> Tensor<2> {
         let logits = self.head.forward(features);
         match self.temperature {
@@ -360,8 +365,8 @@ impl StochasticPolicy for TinyGpt {
         evaluate_categorical(StochasticPolicy::head(self, features), actions)
     }
 
-    fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
-        Some(Box::new(CachedSampler { model: self, cache: None, len: 0, width: 0 }))
+    fn group_sampler(&self) -> Box<dyn GroupSampler + '_> {
+        Box::new(CachedSampler { model: self, cache: None, len: 0, width: 0 })
     }
 
     /// One causal pass per trajectory instead of one per step. Step `t`'s context is a

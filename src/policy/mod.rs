@@ -99,6 +99,13 @@ pub trait StochasticPolicy: Module + ModuleDisplay + Clone {
         obs_dim
     }
 
+    /// Hidden layers of PPO's critic on these features, for a run asking for `depth`: an MLP
+    /// policy's critic is a network as deep as the run's; a policy whose features are already
+    /// a learned representation takes a linear value head on them (0).
+    fn critic_depth(&self, depth: usize) -> usize {
+        depth
+    }
+
     /// The distribution's parameters from features, on the device: log-probabilities
     /// `(batch, n)` for a categorical policy, mean and log-std `(batch, 2·dim)` for a Gaussian
     /// one.
@@ -136,11 +143,11 @@ pub trait StochasticPolicy: Module + ModuleDisplay + Clone {
         (log_probs.reshape([t, g]), entropy.reshape([t, g]))
     }
 
-    /// A sampler that keeps state across the steps of one group's rollout (G members from the
-    /// same initial state), for a policy that can reuse work between steps: the language
-    /// model's key/value cache. `None`: each step is scored from its observations alone.
-    fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
-        None
+    /// The sampler of one group's rollout (G members from the same initial state). By default
+    /// each step is scored from its observations alone; a policy that can reuse work between
+    /// steps keeps state across them (the language model's key/value cache).
+    fn group_sampler(&self) -> Box<dyn GroupSampler + '_> {
+        Box::new(Stateless(self))
     }
 
     /// A fresh noise state for one rollout, for a policy whose exploration noise is held across
@@ -168,6 +175,16 @@ pub trait GroupSampler {
     /// first call has every member, at the initial state; each later call's members have taken
     /// one step since the call before.
     fn dist_params(&mut self, observations: &[f32], rows: &[usize], device: &Device) -> Tensor<2>;
+}
+
+/// The default [`GroupSampler`]: each step's parameters from its observations alone.
+struct Stateless<'a, P>(&'a P);
+
+impl<P: StochasticPolicy> GroupSampler for Stateless<'_, P> {
+    fn dist_params(&mut self, observations: &[f32], rows: &[usize], device: &Device) -> Tensor<2> {
+        let obs_dim = observations.len() / rows.len();
+        self.0.dist_params(host::matrix(observations.to_vec(), rows.len(), obs_dim, device))
+    }
 }
 
 /// An observation of `env` for tests: for a text task, BOS and three tokens, padded to the context;
@@ -288,6 +305,9 @@ impl StochasticPolicy for Policy {
     fn feature_dim(&self, obs_dim: usize) -> usize {
         delegate!(self, p => p.feature_dim(obs_dim))
     }
+    fn critic_depth(&self, depth: usize) -> usize {
+        delegate!(self, p => p.critic_depth(depth))
+    }
     fn head(&self, features: Tensor<2>) -> Tensor<2> {
         delegate!(self, p => p.head(features))
     }
@@ -297,7 +317,7 @@ impl StochasticPolicy for Policy {
     fn evaluate_features(&self, features: Tensor<2>, actions: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
         delegate!(self, p => p.evaluate_features(features, actions))
     }
-    fn group_sampler(&self) -> Option<Box<dyn GroupSampler + '_>> {
+    fn group_sampler(&self) -> Box<dyn GroupSampler + '_> {
         delegate!(self, p => p.group_sampler())
     }
     fn noise(&self) -> Option<SdeNoise> {
@@ -305,5 +325,62 @@ impl StochasticPolicy for Policy {
     }
     fn evaluate_padded(&self, observations: Tensor<3>, actions: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
         delegate!(self, p => p.evaluate_padded(observations, actions))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExperimentConfig;
+    use crate::env::EnvId;
+    use crate::host::{ActingCopy, matrix, read, read_params, trainable};
+    use burn::module::{ModuleMapper, Param};
+    use rand::SeedableRng;
+
+    /// Move every trainable weight of `module` by a seeded amount (as training would).
+    fn perturb<M: Module>(module: M) -> M {
+        struct Shift(crate::Rng);
+        impl ModuleMapper for Shift {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                if !param.is_require_grad() {
+                    return param;
+                }
+                let noise = rand::Rng::random_range(&mut self.0, 0.01..0.1);
+                // A new leaf that still trains, as after an optimiser step.
+                param.map(move |t| t.add_scalar(noise).detach().require_grad())
+            }
+        }
+        module.map(&mut Shift(crate::Rng::seed_from_u64(3)))
+    }
+
+    /// The acting copy (`host::ActingCopy`) of a learner on another device (forced here: both are the CPU) acts as
+    /// the learner does, and moves only the trainable weights: a LoRA model's adapters, not its
+    /// base; every weight of an MLP.
+    #[test]
+    fn the_acting_copy_moves_only_what_trains_and_acts_as_the_learner() {
+        let device = Device::flex();
+        let learner_device = device.clone().autodiff();
+        for (env, moved_share) in [(EnvId::LmReverse, 0.2), (EnvId::CartPole, 1.0)] {
+            let run = ExperimentConfig::for_env(env).run;
+            let make = |d: &Device, seed| Policy::for_run(&run, d, &mut crate::Rng::seed_from_u64(seed));
+            let learner = perturb(make(&learner_device, 1));
+            // A template of other weights where they train: what the copy overwrites.
+            let copy = ActingCopy::with_template(&device, make(&device, 2));
+            let acting = pollster::block_on(copy.snapshot(&learner)).unwrap();
+            let only = trainable(&learner).expect("an autodiff learner with trainable weights");
+            let count = |only: Option<&[bool]>| {
+                pollster::block_on(read_params(&learner, only)).unwrap().iter().map(Vec::len).sum::<usize>()
+                    as f64
+            };
+            let share = count(Some(&only)) / count(None);
+            assert!(share <= moved_share, "{env}: {share} of the weights moved");
+            let obs = test_observation(env);
+            let d = obs.len();
+            let expected =
+                pollster::block_on(read(learner.valid().dist_params(matrix(obs.clone(), 1, d, &device))))
+                    .unwrap();
+            let got = pollster::block_on(read(acting.dist_params(matrix(obs, 1, d, &device)))).unwrap();
+            assert_eq!(got, expected, "{env}: the copy acts as the learner");
+        }
     }
 }

@@ -1,9 +1,15 @@
 //! The page's `backend=auto`: the learner's backend chosen by timing a few updates of the
 //! actual experiment on each backend the browser offers, not by whether a GPU adapter exists.
 //! A 64-unit MLP often trains faster on the CPU (a GPU pays a dispatch per op and an async read
-//! per phase); the language model's wider matrices can favour the GPU.
+//! per phase); the language model's wider matrices can favour the GPU. The timing runs here;
+//! the page's workers call it through `web.rs` and hand every worker's figures back to
+//! [`choose_for_lanes`].
 
+use burn::prelude::Device;
 use serde::Serialize;
+
+use crate::config::ExperimentConfig;
+use crate::experiment::{Algos, Experiment};
 
 /// WebGPU must be at least this much faster to be chosen: the CPU is the backend every visitor
 /// has, so a link replayed elsewhere is likelier to replay on the same one.
@@ -82,6 +88,96 @@ pub fn choose(cpu: &[f64], webgpu: Option<Result<&[f64], &str>>) -> Choice {
         },
         (_, None, None) => cpu_choice("the CPU: nothing was measured".into()),
     }
+}
+
+/// What timing one backend gave one worker (`backend=auto`).
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct Timing {
+    /// Whether the backend exists here (WebGPU may not).
+    pub available: bool,
+    /// Milliseconds of each update timed after the warm-up, or of the warm-up where timing
+    /// stopped before any (see `note`).
+    pub figures: Vec<f64>,
+    /// Milliseconds of all the updates run, warm-up included.
+    pub total_ms: f64,
+    /// Why fewer updates were timed: the backend was too slow to wait for.
+    pub note: Option<String>,
+    /// Why it could not be timed: an update failed.
+    pub error: Option<String>,
+}
+
+/// The experiment of `url`, advancing `algos`, timed for a few updates on the learner `device`
+/// (an update's time: the algorithms' own, summed); timing stops early once the updates have
+/// taken more than `limit_ms` in all.
+pub async fn time_updates(config: ExperimentConfig, device: &Device, algos: Algos, limit_ms: f64) -> Timing {
+    let mut e = Experiment::new(config, device, &Device::flex()).with_algos(algos);
+    let (mut warmup, mut timed, mut note) = (Vec::new(), Vec::new(), None);
+    for i in 0..WARMUP_UPDATES + MEASURED_UPDATES {
+        let total: f64 = warmup.iter().chain(&timed).sum();
+        if total > limit_ms {
+            note = Some(format!(
+                "timed on {i} update(s) only: they took {total:.0} ms, over the {limit_ms:.0} ms allowed"
+            ));
+            break;
+        }
+        if e.done() {
+            break;
+        }
+        let r = e.step().await;
+        if let Some(error) = r.ppo_error.or(r.grpo_error) {
+            return Timing { available: true, error: Some(error), ..Timing::default() };
+        }
+        let own =
+            [r.ppo, r.grpo].iter().flatten().map(|m| (m.rollout_s + m.advantage_s + m.update_s) * 1e3).sum();
+        if i < WARMUP_UPDATES { &mut warmup } else { &mut timed }.push(own);
+    }
+    let total_ms = warmup.iter().chain(&timed).sum();
+    let figures = if timed.is_empty() { warmup } else { timed };
+    Timing { available: true, figures, total_ms, note, error: None }
+}
+
+/// One worker's timings of both backends.
+#[derive(serde::Deserialize)]
+pub struct LaneTimings {
+    pub cpu: Timing,
+    pub webgpu: Timing,
+}
+
+/// The CPU, nothing timed, where no GPU is worth timing (`why`: there is none, or its adapter is
+/// a software renderer, whose one update of a text task took 433 s against the CPU's 1.2 s in
+/// headless Chromium here): a first visit never waits on it.
+pub fn without_gpu(why: &str) -> Choice {
+    Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason: format!("the CPU at once, nothing timed: {why}") }
+}
+
+/// Choose from every worker's timings of both backends (summed update by update: an
+/// experiment's update is every worker's algorithms'), or the CPU where timing itself `failed`
+/// (a worker crashed).
+pub fn choose_for_lanes(lanes: &[LaneTimings], failed: Option<String>) -> Choice {
+    let sum = |per_lane: Vec<&[f64]>| -> Vec<f64> {
+        let n = per_lane.iter().map(|t| t.len()).min().unwrap_or(0);
+        (0..n).map(|i| per_lane.iter().map(|t| t[i]).sum()).collect()
+    };
+    let cpu_only = |reason: String| Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason };
+    if let Some(why) = failed {
+        return cpu_only(format!("the CPU: timing failed ({why})"));
+    }
+    if let Some(e) = lanes.iter().find_map(|l| l.cpu.error.clone()) {
+        return cpu_only(format!("the CPU: an update failed while it was being timed ({e})"));
+    }
+    let cpu = sum(lanes.iter().map(|l| l.cpu.figures.as_slice()).collect());
+    let webgpu = if lanes.iter().any(|l| !l.webgpu.available) {
+        None
+    } else if let Some(e) = lanes.iter().find_map(|l| l.webgpu.error.as_deref()) {
+        Some(Err(e))
+    } else {
+        Some(Ok(sum(lanes.iter().map(|l| l.webgpu.figures.as_slice()).collect())))
+    };
+    let mut choice = choose(&cpu, webgpu.as_ref().map(|w| w.as_ref().map(Vec::as_slice).map_err(|e| *e)));
+    if let Some(note) = lanes.iter().find_map(|l| l.webgpu.note.clone()) {
+        choice.reason = format!("{}; WebGPU was {note}", choice.reason);
+    }
+    choice
 }
 
 #[cfg(test)]

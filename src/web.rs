@@ -12,6 +12,7 @@ use burn::prelude::*;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::backend::{LaneTimings, Timing, time_updates};
 use crate::config::{BackendChoice, ExperimentConfig, RunConfig};
 use crate::env::EnvId;
 use crate::experiment::{Algos, Experiment, StepReport};
@@ -24,6 +25,9 @@ struct WebGpu {
     available: bool,
     adapter: String,
     error: Option<String>,
+    /// Why the adapter is a software renderer (wgpu reports a CPU device), which `backend=auto`
+    /// treats as no GPU; the worker adds the browser's own view (`isFallbackAdapter`).
+    software: Option<String>,
     #[serde(skip)]
     device: Option<Device>,
     /// The device was lost (a run on it carried on on the CPU); later runs here use the CPU.
@@ -68,11 +72,19 @@ pub async fn probe_webgpu() -> Result<JsValue, JsError> {
             // description (GPUAdapter.info) when it has one.
             let info = setup.adapter.get_info();
             let adapter = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name };
-            WebGpu { available: true, adapter, error: None, device: Some(device.autodiff()), lost: false }
+            // wgpu's `DeviceType::Cpu`: SwiftShader, llvmpipe and their kind.
+            let software = (format!("{:?}", info.device_type) == "Cpu")
+                .then(|| format!("wgpu reports its adapter ({adapter}) as a CPU device"));
+            WebGpu { available: true, adapter, error: None, software, device: Some(device.autodiff()), lost: false }
         }
-        Err(e) => {
-            WebGpu { available: false, adapter: String::new(), error: Some(e.to_string()), device: None, lost: false }
-        }
+        Err(e) => WebGpu {
+            available: false,
+            adapter: String::new(),
+            error: Some(e.to_string()),
+            software: None,
+            device: None,
+            lost: false,
+        },
     };
     WORKER.with_borrow_mut(|w| w.webgpu = Some(probed.clone()));
     to_js(&probed)
@@ -243,53 +255,6 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     to_js(&Created { id, backend, adapter, note, fragment, start_eval, device_lost })
 }
 
-/// What timing one backend gave one worker (`backend=auto`).
-#[derive(Debug, Default, Serialize, serde::Deserialize)]
-struct Timing {
-    /// Whether the backend exists here (WebGPU may not).
-    available: bool,
-    /// Milliseconds of each update timed after the warm-up, or of the warm-up where timing
-    /// stopped before any (see `note`).
-    figures: Vec<f64>,
-    /// Milliseconds of all the updates run, warm-up included.
-    total_ms: f64,
-    /// Why fewer updates were timed: the backend was too slow to wait for.
-    note: Option<String>,
-    /// Why it could not be timed: an update failed.
-    error: Option<String>,
-}
-
-/// The experiment of `url`, advancing `algos`, timed for a few updates on the learner `device`
-/// (an update's time: the algorithms' own, summed); timing stops early once the updates have
-/// taken more than `limit_ms` in all.
-async fn time_updates(config: ExperimentConfig, device: &Device, algos: Algos, limit_ms: f64) -> Timing {
-    use crate::backend::{MEASURED_UPDATES, WARMUP_UPDATES};
-    let mut e = Experiment::new(config, device, &Device::flex()).with_algos(algos);
-    let (mut warmup, mut timed, mut note) = (Vec::new(), Vec::new(), None);
-    for i in 0..WARMUP_UPDATES + MEASURED_UPDATES {
-        let total: f64 = warmup.iter().chain(&timed).sum();
-        if total > limit_ms {
-            note = Some(format!(
-                "timed on {i} update(s) only: they took {total:.0} ms, over the {limit_ms:.0} ms allowed"
-            ));
-            break;
-        }
-        if e.done() {
-            break;
-        }
-        let r = e.step().await;
-        if let Some(error) = r.ppo_error.or(r.grpo_error) {
-            return Timing { available: true, error: Some(error), ..Timing::default() };
-        }
-        let own =
-            [r.ppo, r.grpo].iter().flatten().map(|m| (m.rollout_s + m.advantage_s + m.update_s) * 1e3).sum();
-        if i < WARMUP_UPDATES { &mut warmup } else { &mut timed }.push(own);
-    }
-    let total_ms = warmup.iter().chain(&timed).sum();
-    let figures = if timed.is_empty() { warmup } else { timed };
-    Timing { available: true, figures, total_ms, note, error: None }
-}
-
 /// `backend=auto`: time a few updates of the link's experiment (the `algos` this worker
 /// advances) on `backend` (`cpu` or `webgpu`), in a run dropped afterwards. WebGPU's timing
 /// stops once it has taken [`crate::backend::SLOWER_LIMIT`] times `cpu_total_ms` (the CPU's
@@ -322,13 +287,6 @@ pub async fn time_backend(
     to_js(&timing)
 }
 
-/// One worker's timings of both backends.
-#[derive(serde::Deserialize)]
-struct LaneTimings {
-    cpu: Timing,
-    webgpu: Timing,
-}
-
 #[derive(Serialize)]
 struct Chosen {
     choice: crate::backend::Choice,
@@ -344,34 +302,18 @@ pub fn backend_is_auto(url: &str) -> bool {
 
 /// Choose the backend from every worker's [`time_backend`] figures (summed update by update: an
 /// experiment's update is both algorithms'), or the CPU where timing itself `failed` (a worker
-/// crashed), and resolve the link to it.
+/// crashed), or the CPU at once, nothing timed, where there is `no_gpu` worth timing (none, or
+/// a software adapter: why), and resolve the link to it.
 #[wasm_bindgen(js_name = chooseBackend)]
-pub fn choose_backend(url: &str, timings: JsValue, failed: Option<String>) -> Result<JsValue, JsError> {
-    use crate::backend::{Choice, choose};
-    let lanes: Vec<LaneTimings> = serde_wasm_bindgen::from_value(timings)?;
-    let sum = |per_lane: Vec<&[f64]>| -> Vec<f64> {
-        let n = per_lane.iter().map(|t| t.len()).min().unwrap_or(0);
-        (0..n).map(|i| per_lane.iter().map(|t| t[i]).sum()).collect()
-    };
-    let cpu_only = |reason: String| Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason };
-    let choice = if let Some(why) = failed {
-        cpu_only(format!("the CPU: timing failed ({why})"))
-    } else if let Some(e) = lanes.iter().find_map(|l| l.cpu.error.clone()) {
-        cpu_only(format!("the CPU: an update failed while it was being timed ({e})"))
-    } else {
-        let cpu = sum(lanes.iter().map(|l| l.cpu.figures.as_slice()).collect());
-        let webgpu = if lanes.iter().any(|l| !l.webgpu.available) {
-            None
-        } else if let Some(e) = lanes.iter().find_map(|l| l.webgpu.error.as_deref()) {
-            Some(Err(e))
-        } else {
-            Some(Ok(sum(lanes.iter().map(|l| l.webgpu.figures.as_slice()).collect())))
-        };
-        let mut choice = choose(&cpu, webgpu.as_ref().map(|w| w.as_ref().map(Vec::as_slice).map_err(|e| *e)));
-        if let Some(note) = lanes.iter().find_map(|l| l.webgpu.note.clone()) {
-            choice.reason = format!("{}; WebGPU was {note}", choice.reason);
-        }
-        choice
+pub fn choose_backend(
+    url: &str,
+    timings: JsValue,
+    failed: Option<String>,
+    no_gpu: Option<String>,
+) -> Result<JsValue, JsError> {
+    let choice = match no_gpu {
+        Some(why) => crate::backend::without_gpu(&why),
+        None => crate::backend::choose_for_lanes(&serde_wasm_bindgen::from_value::<Vec<LaneTimings>>(timings)?, failed),
     };
     let mut config = share::parse(url).config;
     config.run.backend = if choice.backend == "webgpu" { BackendChoice::WebGpu } else { BackendChoice::Cpu };
@@ -438,48 +380,23 @@ pub fn snapshot(id: u32, transport: &str) -> Result<JsValue, JsError> {
     })
 }
 
-/// A snapshot whose numeric arrays are typed arrays, a few large ones the worker hands to the
-/// page without copying (transferred): every heatmap's values and mask in one `Float32Array`
-/// (`heatmap_values`, each map's `[values_start, values_end, mask_start, mask_end]` in
-/// `heatmap_ranges`, in the order of `ppo` then `grpo`, an empty mask range for none); all
-/// trajectories' states in one `Float64Array` (`trajectory_states`) where every state of a
-/// trajectory has one length (a text task's contexts grow, and stay arrays), their actions in one
-/// `Float32Array` (`trajectory_actions`), each one's `[state_dim, state_start, state_end,
-/// action_start, action_end]` in `trajectory_ranges` (`state_dim` 0: its states stayed arrays).
+/// A snapshot whose numeric arrays are typed arrays, in the format [`inspect::Packed`]
+/// writes down: a few large arrays the worker hands to the page without copying (transferred).
 /// The worker attaches the views (`transferable` in `worker.js`): each property set from Rust
 /// cost about a millisecond in Chromium here, far more than copying a large array.
 fn typed_snapshot(mut s: inspect::Snapshot, swb: bool) -> Result<JsValue, JsError> {
     use js_sys::{Float32Array, Float64Array, Reflect, Uint32Array};
-    let (mut values, mut heatmap_ranges) = (Vec::new(), Vec::new());
-    for map in s.ppo.iter_mut().chain(s.grpo.iter_mut()) {
-        let start = values.len();
-        values.append(&mut map.values);
-        let mask_start = values.len();
-        values.append(&mut map.mask.take().unwrap_or_default());
-        heatmap_ranges.extend([start, mask_start, mask_start, values.len()].map(|x| x as u32));
-    }
-    let (mut states, mut actions, mut trajectory_ranges) = (Vec::new(), Vec::new(), Vec::new());
-    for t in &mut s.trajectories {
-        let dim = t.states.first().map_or(0, Vec::len);
-        let dim = if t.states.iter().all(|s| s.len() == dim) { dim } else { 0 };
-        let start = states.len();
-        if dim > 0 {
-            states.extend(std::mem::take(&mut t.states).into_iter().flatten());
-        }
-        let action_start = actions.len();
-        actions.append(&mut t.actions);
-        trajectory_ranges.extend([dim, start, states.len(), action_start, actions.len()].map(|x| x as u32));
-    }
+    let packed = inspect::Packed::take(&mut s);
     let object = match swb {
         true => s.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?,
         false => to_js(&s)?,
     };
     for (key, value) in [
-        ("heatmap_values", Float32Array::from(&values[..]).into()),
-        ("heatmap_ranges", Uint32Array::from(&heatmap_ranges[..]).into()),
-        ("trajectory_states", Float64Array::from(&states[..]).into()),
-        ("trajectory_actions", Float32Array::from(&actions[..]).into()),
-        ("trajectory_ranges", Uint32Array::from(&trajectory_ranges[..]).into()),
+        ("heatmap_values", Float32Array::from(&packed.heatmap_values[..]).into()),
+        ("heatmap_ranges", Uint32Array::from(&packed.heatmap_ranges[..]).into()),
+        ("trajectory_states", Float64Array::from(&packed.trajectory_states[..]).into()),
+        ("trajectory_actions", Float32Array::from(&packed.trajectory_actions[..]).into()),
+        ("trajectory_ranges", Uint32Array::from(&packed.trajectory_ranges[..]).into()),
     ] {
         Reflect::set(&object, &key.into(), &value).map_err(|_| JsError::new("building a snapshot"))?;
     }

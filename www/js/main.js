@@ -1,5 +1,7 @@
-// The playground page: wires the worker, the form, the charts, the heatmaps and the env view,
-// and exposes `window.playground` (status, metrics, step, run, pause, reset) for tests.
+// The playground page: its rendering (the form, the charts, the summary table, the heatmaps,
+// the completions and the env view) of the session (`session.js`: the runs in their workers and
+// Step / Run / Pause), and `window.playground` (status, metrics, step, run, pause, reset) for
+// tests and scripts.
 import { Bridge, compileCore } from './bridge.js';
 import { Charts, curveOf } from './charts.js';
 import { CompletionsView } from './completions.js';
@@ -7,58 +9,22 @@ import { Controls } from './controls.js';
 import { EnvView } from './envdraw.js';
 import { Heatmaps } from './heatmaps.js';
 import * as exporter from './export.js';
+import * as session from './session.js';
+import { ALGOS, state, runOf, transfers } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 
-/** Every run (an algorithm on one seed) trains in a worker of a pool, each worker its own wasm
- *  instance (and, on WebGPU, its own device): one run per core at most. */
-const ALGOS = ['ppo', 'grpo'];
-const PARAMS = new URLSearchParams(location.search);
-/** `?pool=N` (a benchmark and test switch, not part of the experiment): at most N workers;
- *  `?workers=1`, as before, one. Default: one per core (`navigator.hardwareConcurrency`). A run's
- *  results do not depend on the pool's size, nor on which worker ran it. */
-const POOL_ASKED = Number(PARAMS.get('pool') ?? (PARAMS.get('workers') === '1' ? 1 : 0)) || 0;
-const MAX_POOL = 32;
-/** The workers `runs` runs train in. */
-export function poolSize(runs, asked = POOL_ASKED, cores = navigator.hardwareConcurrency || 2) {
-  return Math.max(1, Math.min(runs, asked || cores, MAX_POOL));
-}
-/** How snapshots cross from the workers: their numeric arrays as transferred typed arrays
- *  (`typed`), or (benchmark switches, `?transport=`) `json` as before, or `typed-swb`. */
-const TRANSPORT = PARAMS.get('transport') ?? 'typed';
-/** Snapshot transport times of the latest updates (milliseconds from asking the core to the
- *  page's message handler): `{algo, transport, core_ms, total_ms}`. */
-const transfers = [];
-
-const state = {
-  session: null, // the current experiment (a token: Step and Run notice a reset by it), null when none is live
-  runs: [], // every run: {algo, k, seed, worker, id, created, history, scores, error, deviceLost, steps, done}
-  seeds: 1, // runs per algorithm
-  selected: 0, // the seed (index k) the losses, tensors, completions, env and timing show
-  pool: 0, // workers the runs train in
-  createdBy: null, // {ppo, grpo}: the first seed's runs' {backend, adapter, note, fragment}
-  webgpu: null, // {available, adapter, error}
-  history: { ppo: [], grpo: [] }, // the selected seed's runs' metrics
-  errors: { ppo: null, grpo: null }, // the first error of each algorithm's runs
-  deviceLost: { ppo: null, grpo: null }, // {update, error, lost_s}: where an algorithm's GPU was lost
-  steps: 0, // experiment steps taken (one update of every run): the most of any run
-  running: false,
-  done: false,
-  lastError: null,
-  snapshot: null,
+/** What the page shows beside the session's runs. */
+const view = {
+  snapshot: null, // the shown seed's latest tensors (both algorithms' parts)
   summary: null, // the summary table over seeds (stats::Report), from the statistics worker
   bands: null, // the curves over seeds (stats::Band per curve and algorithm)
-  choice: null, // how backend=auto chose, if it did
-  startEval: null, // a text task's held-out accuracy of the base, where both algorithms start
-  resetting: null, // a Promise while a reset creates the new runs: Step and Run wait for it
-  timingCrashed: null, // why backend=auto no longer times (a worker crashed while timing)
+  webgpu: null, // {available, adapter, error}
   build: null, // {version, commit}: what made every figure on the page
   notice: null, // the opened link's version notice, if its code has changed since
   embed: null, // {figure, started} when the page is an embedded figure
 };
 
-let core; // the compiled core, shared by every worker
-const pool = []; // Bridge per worker, grown as runs need them
 let stats; // the statistics worker's Bridge (summary table, bands): it never trains
 let bridge; // the first worker's, for requests about the page rather than a run
 let controls;
@@ -66,9 +32,6 @@ let charts;
 let heatmaps;
 let completions; // {ppo, grpo}: CompletionsView
 let envView;
-
-/** `algo`'s run on seed index `k` (the selected one unless given). */
-const runOf = (algo, k = state.selected) => state.runs.find((r) => r.algo === algo && r.k === k);
 
 // ---------------------------------------------------------------- messages
 
@@ -102,9 +65,9 @@ function showProblems(title, problems) {
 
 /** One line above the figures, e.g. a link made with an older version of the page. */
 function showNotice(text) {
-  state.notice = text ?? null;
-  $('notice').textContent = state.notice ?? '';
-  $('notice').hidden = !state.notice;
+  view.notice = text ?? null;
+  $('notice').textContent = view.notice ?? '';
+  $('notice').hidden = !view.notice;
 }
 
 function fail(message) {
@@ -199,17 +162,17 @@ function drawNext() {
     renderTiming();
   } else if (name === 'curves') {
     // One chart a frame: building a chart of 32 runs' lines is a task of its own.
-    if (state.seeds > 1) charts.updateBand(chunk, state.bands, state.startEval);
+    if (state.seeds > 1) charts.updateBand(chunk, view.bands, state.startEval);
     else charts.updateCurve(chunk, state.history, state.startEval);
   } else if (name === 'summary') renderSummary();
   else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), LOSSES.length);
   else if (name === 'tensors') {
-    heatmaps.render($('heatmaps-ppo'), state.snapshot?.ppo);
-    heatmaps.render($('heatmaps-grpo'), state.snapshot?.grpo);
+    heatmaps.render($('heatmaps-ppo'), view.snapshot?.ppo);
+    heatmaps.render($('heatmaps-grpo'), view.snapshot?.grpo);
   } else if (name === 'completions') {
-    completions.ppo.render(state.snapshot?.ppo_completions);
-    completions.grpo.render(state.snapshot?.grpo_completions);
-  } else if (name === 'env') envView.setTrajectories(state.snapshot?.trajectories ?? [], state.snapshot?.group_size ?? 0);
+    completions.ppo.render(view.snapshot?.ppo_completions);
+    completions.grpo.render(view.snapshot?.grpo_completions);
+  } else if (name === 'env') envView.setTrajectories(view.snapshot?.trajectories ?? [], view.snapshot?.group_size ?? 0);
   frame = requestAnimationFrame(drawNext);
 }
 
@@ -224,7 +187,7 @@ function renderSummary() {
   const table = $('summary');
   const body = table.querySelector('tbody');
   body.replaceChildren();
-  const report = state.summary;
+  const report = view.summary;
   table.hidden = !report;
   $('summary-legend').textContent = report ? `${report.legend}${state.seeds === 1 ? ' One seed is an anecdote: raise seeds for an interval.' : ''}` : '';
   if (!report) return;
@@ -262,8 +225,8 @@ function scheduleStats() {
     .call('aggregate', request)
     .then((result) => {
       if (session !== state.session) return;
-      state.summary = result.summary;
-      state.bands = result.bands;
+      view.summary = result.summary;
+      view.bands = result.bands;
       invalidate(...CURVES, 'summary');
     })
     .catch(() => {})
@@ -291,7 +254,7 @@ function statsRequest() {
 
 /** `algo`'s worker's snapshot: its own part of the figures. */
 function renderSnapshot(algo, snapshot) {
-  const s = (state.snapshot ??= { ppo: [], grpo: [], trajectories: [], group_size: 0 });
+  const s = (view.snapshot ??= { ppo: [], grpo: [], trajectories: [], group_size: 0 });
   if (algo === 'ppo') Object.assign(s, { ppo: snapshot.ppo, ppo_completions: snapshot.ppo_completions });
   else {
     const { grpo, trajectories, group_size, grpo_completions } = snapshot;
@@ -345,66 +308,44 @@ function renderTiming() {
   }
 }
 
-// ---------------------------------------------------------------- worker events
+// ---------------------------------------------------------------- the session's events
 
-/** The run behind an event of worker `w` about its session `id` (none once dropped). */
-const runAt = (w, id) => state.runs.find((r) => r.worker === w && r.id === id);
-
-/** An event from worker `w`. */
-function onEvent(w, name, data) {
-  if (name === 'update') {
-    const run = runAt(w, data.session);
-    if (!run) return;
-    const { algo } = run;
-    const r = data.report;
-    run.steps += 1;
-    state.steps = Math.max(...state.runs.map((x) => x.steps));
-    if (r[algo]) run.history.push(r[algo]);
-    run.scores = r.scores[algo] ?? run.scores;
-    const name = algo.toUpperCase();
-    const which = state.seeds > 1 ? `${name} (seed ${run.seed})` : name;
-    const lost = r[`${algo}_device_lost`];
-    if (lost) {
-      run.deviceLost = lost;
-      state.deviceLost[algo] ??= lost;
-      const last = lost.update - 1;
-      showProblems(`${which} lost its WebGPU device and carries on on the CPU`, [
-        {
-          key: algo,
-          message:
-            `${oneLine(lost.error)} during update ${lost.update}. ${name} took update ${lost.update} again on the CPU, from its state ` +
-            `after update ${last} (weights, optimiser moments, environments, RNG), and carries on there: no update was lost ` +
-            `(the failed attempt's ${lost.lost_s.toFixed(2)} s are not in its time). A shared link replays on WebGPU ` +
-            `throughout, so its figures after update ${last} will differ in detail.`,
-        },
-      ]);
-    }
-    const err = r[`${algo}_error`];
-    if (err) {
-      run.error = err;
-      state.errors[algo] ??= err;
-      state.lastError = `${which}: ${err}`;
-      showProblems(`${which} stopped; its history is kept`, [{ key: algo, message: err }]);
-    }
-    run.done = r.done;
-    state.done = state.runs.every((x) => x.done);
-    if (data.snapshot && run.k === state.selected) {
-      const received = performance.timeOrigin + performance.now();
-      transfers.push({ algo, transport: TRANSPORT, core_ms: data.built - data.asked, total_ms: received - data.asked });
-      if (transfers.length > 64) transfers.shift();
-      renderSnapshot(algo, data.snapshot);
-    }
-    render();
-    scheduleStats();
-  } else if (name === 'restarted') {
-    // The old worker's sessions are gone; the history on the page stays.
-    // The other workers' sessions of the experiment go too.
-    if (state.session) for (const run of state.runs) if (run.worker !== w) pool[run.worker].call('drop', { session: run.id }).catch(() => {});
-    state.session = null;
-    state.running = false;
-    state.done = true;
-    fail(`The training worker crashed and was restarted (${data.reason}). The curves so far are kept; press Reset to start again.`);
+/** A run took an update (recorded in `state` by the session): say what went wrong, if
+ *  anything, and draw what changed. */
+function updated(run, data, { lost, error }) {
+  const { algo } = run;
+  const name = algo.toUpperCase();
+  const which = state.seeds > 1 ? `${name} (seed ${run.seed})` : name;
+  if (lost) {
+    const last = lost.update - 1;
+    showProblems(`${which} lost its WebGPU device and carries on on the CPU`, [
+      {
+        key: algo,
+        message:
+          `${oneLine(lost.error)} during update ${lost.update}. ${name} took update ${lost.update} again on the CPU, from its state ` +
+          `after update ${last} (weights, optimiser moments, environments, RNG), and carries on there: no update was lost ` +
+          `(the failed attempt's ${lost.lost_s.toFixed(2)} s are not in its time). A shared link replays on WebGPU ` +
+          `throughout, so its figures after update ${last} will differ in detail.`,
+      },
+    ]);
   }
+  if (error) {
+    state.lastError = `${which}: ${error}`;
+    showProblems(`${which} stopped; its history is kept`, [{ key: algo, message: error }]);
+  }
+  if (data.snapshot && run.k === state.selected) renderSnapshot(algo, data.snapshot);
+  render();
+  scheduleStats();
+}
+
+function hookUp() {
+  Object.assign(session.hooks, {
+    changed: render,
+    failed: fail,
+    progress: (text) => ($('status').textContent = text),
+    updated,
+    crashed: (reason) => fail(`The training worker crashed and was restarted (${reason}). The curves so far are kept; press Reset to start again.`),
+  });
 }
 
 // ---------------------------------------------------------------- actions
@@ -422,32 +363,6 @@ async function reset(fragment, options) {
   }
 }
 
-/** The pool's first `n` workers, started as needed. */
-function workersFor(n) {
-  while (pool.length < n) {
-    const w = pool.length;
-    pool.push(new Bridge(core, (name, data) => onEvent(w, name, data)));
-  }
-  return pool.slice(0, n);
-}
-
-/** The runs of an experiment: each algorithm on seeds seed, seed + 1, …, in the order
- *  (seed, algorithm). PPO's runs go to the workers in turn from the first, GRPO's from the
- *  worker after PPO's last, so that a worker's runs mix both algorithms (their costs differ
- *  tenfold on CartPole): one run per worker when there are as many workers as runs, and with
- *  seeds = 1 PPO's in the first worker and GRPO's in the second, as before seeds. */
-export function planRuns(fragment, workers) {
-  const params = new URLSearchParams(fragment);
-  const seed = Number(params.get('seed') ?? 1);
-  const seeds = Number(params.get('seeds') ?? 1);
-  const runs = [];
-  for (let k = 0; k < seeds; k++) {
-    params.set('seed', String(seed + k));
-    ALGOS.forEach((algo, a) => runs.push({ algo, k, seed: seed + k, url: params.toString(), worker: (a * seeds + k) % workers }));
-  }
-  return runs;
-}
-
 async function resetNow(fragment, { fromUrl = false } = {}) {
   await pause();
   const parsed = await bridge.call('parseUrl', { url: fragment });
@@ -461,21 +376,9 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   // The new runs are created first: if they cannot be (a base model that fails to load), the
   // runs on the page stay as they were.
   $('status').textContent = `${statusText()} — starting the new experiment…`;
-  let runs;
-  let choice = null;
+  let created;
   try {
-    const resolved = await resolveBackend(parsed.fragment);
-    choice = resolved.choice;
-    const seeds = Number(new URLSearchParams(resolved.url).get('seeds') ?? 1);
-    const workers = workersFor(poolSize(2 * seeds));
-    runs = planRuns(resolved.url, workers.length);
-    const made = await Promise.allSettled(runs.map((r) => pool[r.worker].call('create', { url: r.url, algos: r.algo })));
-    const failed = made.find((m) => m.status === 'rejected');
-    if (failed) {
-      made.forEach((m, i) => m.status === 'fulfilled' && pool[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
-      throw failed.reason;
-    }
-    runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, error: null, deviceLost: null, steps: 0, done: false }));
+    created = await session.createRuns(parsed.fragment);
   } catch (e) {
     const kept = state.session === null ? '' : ' The runs on the page are unchanged.';
     if (state.session === null) {
@@ -485,30 +388,12 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
     fail(`Could not start the experiment: ${e.message}.${kept}`);
     return parsed;
   }
+  const { runs } = created;
   showProblems('This link had problems; the page used the values shown', parsed.problems);
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
-  if (state.session !== null) for (const r of state.runs) pool[r.worker].call('drop', { session: r.id }).catch(() => {});
-  const first = (algo) => runs.find((r) => r.algo === algo && r.k === 0);
-  Object.assign(state, {
-    session: {},
-    runs,
-    seeds: runs.length / 2,
-    selected: 0,
-    pool: new Set(runs.map((r) => r.worker)).size,
-    history: { ppo: first('ppo').history, grpo: first('grpo').history },
-    errors: { ppo: null, grpo: null },
-    deviceLost: { ppo: null, grpo: null },
-    steps: 0,
-    done: false,
-    lastError: null,
-    snapshot: null,
-    summary: null,
-    bands: null,
-    choice,
-    createdBy: { ppo: first('ppo').created, grpo: first('grpo').created },
-    startEval: runs.map((r) => r.created.start_eval).find((v) => v !== null && v !== undefined) ?? null,
-  });
+  session.adopt(runs, created.choice);
+  Object.assign(view, { snapshot: null, summary: null, bands: null });
   showSeeds();
   if (state.seeds > 1) charts.prepareBands(state.seeds, state.startEval !== null);
   showChoice();
@@ -540,21 +425,14 @@ async function selectSeed(k) {
   // A Run's workers send the snapshots they were asked for when it started: pause, then go on.
   const wasRunning = state.running;
   if (wasRunning) await pause();
-  state.selected = k;
-  state.history = { ppo: runOf('ppo').history, grpo: runOf('grpo').history };
-  state.snapshot = null;
-  const session = state.session;
-  await Promise.all(
-    ALGOS.map(async (algo) => {
-      const run = runOf(algo);
-      if (!run.history.length) return;
-      const snapshot = await pool[run.worker].call('snapshot', { session: run.id, transport: TRANSPORT }).catch(() => null);
-      if (snapshot && session === state.session && state.selected === k) renderSnapshot(algo, snapshot);
-    }),
-  );
+  const current = state.session;
+  view.snapshot = null;
+  const snapshots = session.showSeed(k);
+  invalidate();
+  for (const [algo, snapshot] of await snapshots) if (current === state.session && state.selected === k) renderSnapshot(algo, snapshot);
   $('seed-select').value = String(k);
   invalidate();
-  if (wasRunning && session === state.session) run();
+  if (wasRunning && current === state.session) run();
 }
 
 /** An environment on the page (the form's unless named): its replay, or, for a text task, its
@@ -564,113 +442,16 @@ function showEnv(env = controls.value('env')) {
   document.body.classList.toggle('text-task', controls.isText(env));
 }
 
-/** Timing lanes of `backend=auto`: each algorithm in a worker of its own, or both in one. */
-function timingLanes() {
-  const workers = workersFor(poolSize(2));
-  return workers.length > 1 ? [[workers[0], 'ppo'], [workers[1], 'grpo']] : [[workers[0], 'both']];
-}
-
-/** `backend=auto`: time a few updates of this experiment (its first seed) on the CPU and on
- *  WebGPU (each algorithm in its own worker where there are two; the CPU in both first, then
- *  WebGPU in both, so that neither figure is taken beside the other backend's work) and choose
- *  the faster; `{url, choice}`: the link with the backend resolved, which the runs and their
- *  shared URL then carry, and how it was chosen (null when the link named a backend). If timing
- *  fails, the CPU, saying why; after a worker crashed while timing, the page does not time again. */
-async function resolveBackend(url) {
-  if (!(await bridge.call('backendIsAuto', { url }))) return { url, choice: null };
-  const resolve = async (timings, failed = null) => {
-    const chosen = await bridge.call('chooseBackend', { url, timings, failed });
-    return { url: chosen.fragment, choice: chosen.choice };
-  };
-  if (state.timingCrashed) return resolve([], state.timingCrashed);
-  try {
-    const lanes = timingLanes();
-    const time = (backend, totals) =>
-      Promise.all(lanes.map(([w, lane], i) => w.call('timeBackend', { url, algos: lane, backend, cpuTotalMs: totals?.[i] ?? 0 })));
-    $('status').textContent = 'backend=auto: timing a few updates on the CPU…';
-    const cpu = await time('cpu');
-    $('status').textContent = 'backend=auto: timing a few updates on WebGPU…';
-    const webgpu = await time('webgpu', cpu.map((t) => t.total_ms));
-    return await resolve(cpu.map((c, i) => ({ cpu: c, webgpu: webgpu[i] })));
-  } catch (e) {
-    if (e.crashed) state.timingCrashed = `a worker crashed while timing: ${e.message}`;
-    return resolve([], state.timingCrashed ?? e.message);
-  }
-}
-
 function showChoice() {
   const c = state.choice;
   const ms = (x) => (x === null || x === undefined ? 'not measured' : `${x.toFixed(1)} ms`);
-  $('backend-choice').textContent = c ? `backend=auto chose ${c.reason}. Per update: CPU ${ms(c.cpu_ms)}, WebGPU ${ms(c.webgpu_ms)}.` : '';
+  const timed = c && (c.cpu_ms !== null || c.webgpu_ms !== null) ? ` Per update: CPU ${ms(c.cpu_ms)}, WebGPU ${ms(c.webgpu_ms)}.` : '';
+  $('backend-choice').textContent = c ? `backend=auto chose ${c.reason}.${timed}` : '';
   $('backend-choice').hidden = !c;
 }
 
-/** The runs each worker holds: `[[bridge, runs]]`. */
-function byWorker(runs) {
-  const groups = new Map();
-  for (const r of runs) groups.set(r.worker, [...(groups.get(r.worker) ?? []), r]);
-  return [...groups].map(([w, rs]) => [pool[w], rs]);
-}
-
-/** A worker request for `runs`: their sessions, and which of them send snapshots (the shown seed's). */
-const request = (runs) => ({
-  sessions: runs.map((r) => r.id),
-  snapshots: runs.filter((r) => r.k === state.selected).map((r) => r.id),
-  transport: TRANSPORT,
-});
-
-async function step(n = 1) {
-  if (state.resetting) await state.resetting;
-  if (state.session === null) throw new Error('no experiment is loaded');
-  const session = state.session;
-  try {
-    await Promise.all(byWorker(state.runs).map(([w, runs]) => w.call('step', { ...request(runs), n })));
-  } catch (e) {
-    if (session === state.session) fail(e.message);
-    throw e;
-  }
-}
-
-/** The run in progress: resolves once it has stopped (budget spent, paused or failed). */
-let runStopped = Promise.resolve();
-
-function run() {
-  if (state.resetting) return state.resetting.then(() => run());
-  if (state.running || state.session === null || state.done) return runStopped;
-  state.running = true;
-  render();
-  const session = state.session;
-  runStopped = Promise.all(byWorker(state.runs).map(([w, runs]) => w.call('run', request(runs))))
-    .then(() => session === state.session && catchUp(session))
-    .catch((e) => fail(e.message))
-    .finally(() => {
-      state.running = false;
-      render();
-    });
-  return runStopped;
-}
-
-async function pause() {
-  if (!state.running) return;
-  await Promise.all(pool.map((w) => w.call('pause')));
-  // The run requests resolve after the updates in flight.
-  await runStopped;
-}
-
-/** The runs go side by side, each worker at its own pace; when a run stops, the runs behind
- *  catch up, so that the page holds as many updates of each (unless one has finished) and a
- *  shared link's `run=N` replays exactly what is on the page. */
-function catchUp(session) {
-  const target = Math.max(...state.runs.map((r) => r.steps));
-  const behind = state.runs.filter((r) => !r.done && r.steps < target);
-  return Promise.all(behind.map((r) => pool[r.worker].call('step', { ...request([r]), n: target - r.steps })));
-}
-
-function shareUrl() {
-  const base = `${location.origin}${location.pathname}`;
-  const fragment = state.createdBy?.ppo.fragment ?? controls.fragment();
-  return `${base}#${fragment}&run=${state.steps}`;
-}
+const { step, run, pause } = session;
+const shareUrl = () => session.shareUrl(controls.fragment());
 
 // ---------------------------------------------------------------- embed
 
@@ -720,27 +501,15 @@ function plain(snapshot) {
 
 // ---------------------------------------------------------------- boot
 
-/** The first seed's histories (what `metrics()` returns, as before seeds). */
-function firstSeed() {
-  const h = (algo) => runOf(algo, 0)?.history ?? [];
-  return { ppo: h('ppo'), grpo: h('grpo') };
-}
-
-/** What CSV and JSON export: every run's metrics, each row with its seed when there are several. */
-function exportedHistory() {
-  if (state.seeds < 2) return firstSeed();
-  const rows = (algo) => state.runs.filter((r) => r.algo === algo).flatMap((r) => r.history.map((m) => ({ seed: r.seed, ...m })));
-  return { ppo: rows('ppo'), grpo: rows('grpo') };
-}
-
 async function boot() {
-  core = compileCore();
-  bridge = workersFor(1)[0];
+  const core = compileCore();
+  hookUp();
+  bridge = session.start(core);
   stats = new Bridge(core, () => {});
   const description = await bridge.call('describe');
-  state.build = description.build;
-  $('build-version').textContent = String(state.build.version);
-  $('build-commit').textContent = state.build.commit;
+  view.build = description.build;
+  $('build-version').textContent = String(view.build.version);
+  $('build-commit').textContent = view.build.commit;
   controls = new Controls($('config-form'), description, () => {
     $('status').textContent = `${statusText()} — settings edited: press Reset to apply`;
   });
@@ -759,21 +528,21 @@ async function boot() {
   $('seed-select').addEventListener('change', (e) => selectSeed(Number(e.target.value)));
   exporter.wire({
     shareUrl,
-    history: exportedHistory,
+    history: session.exportedHistory,
     fragment: () => state.createdBy?.ppo.fragment ?? '',
-    build: () => state.build,
+    build: () => view.build,
     figures: description.figures,
   });
 
   const first = await bridge.call('parseUrl', { url: location.hash });
   showEnv(controls.env(new URLSearchParams(first.fragment).get('env')).id);
   if (first.figure) {
-    state.embed = { figure: first.figure, started: false };
+    view.embed = { figure: first.figure, started: false };
     enterEmbed(first.figure);
     await whenVisible($(`fig-${first.figure}`));
-    state.embed.started = true;
+    view.embed.started = true;
   }
-  state.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
+  view.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
   const parsed = await reset(location.hash, { fromUrl: true });
   const replay = parsed.replay;
   if (replay === 'all') run();
@@ -792,8 +561,8 @@ window.playground = {
     choice: state.choice && { ...state.choice },
     adapter: state.createdBy?.ppo.adapter ?? null,
     note: state.createdBy?.ppo.note ?? null,
-    webgpu: state.webgpu,
-    updates: { ppo: firstSeed().ppo.length, grpo: firstSeed().grpo.length },
+    webgpu: view.webgpu,
+    updates: { ppo: session.firstSeed().ppo.length, grpo: session.firstSeed().grpo.length },
     /** Runs per algorithm (seeds seed, seed + 1, …), and the workers they train in. */
     seeds: state.seeds,
     pool: state.pool,
@@ -802,22 +571,22 @@ window.playground = {
     done: state.done,
     errors: { ...state.errors },
     lastError: state.lastError,
-    version: state.build?.version ?? null,
-    commit: state.build?.commit ?? null,
-    notice: state.notice,
-    embed: state.embed && { ...state.embed },
+    version: view.build?.version ?? null,
+    commit: view.build?.commit ?? null,
+    notice: view.notice,
+    embed: view.embed && { ...view.embed },
   }),
   /** The first seed's metrics, `{ppo: [...], grpo: [...]}`. */
-  metrics: () => structuredClone(firstSeed()),
+  metrics: () => structuredClone(session.firstSeed()),
   /** Every run's metrics, `{ppo: {"<seed>": [...]}, grpo: {...}}`. */
-  runs: () => structuredClone(Object.fromEntries(ALGOS.map((a) => [a, Object.fromEntries(state.runs.filter((r) => r.algo === a).map((r) => [String(r.seed), r.history]))]))),
+  runs: () => structuredClone(session.allRuns()),
   /** The summary table over seeds (as `pvg report` prints it), or null before the first figures. */
-  summary: () => structuredClone(state.summary),
+  summary: () => structuredClone(view.summary),
   /** Show seed index `k`'s losses, tensors, completions and environment. */
   selectSeed: async (k) => (await started, selectSeed(k)),
   /** The last snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one
    *  array per step. */
-  snapshot: () => plain(state.snapshot),
+  snapshot: () => plain(view.snapshot),
   /** The latest snapshots' transport times, `[{algo, transport, core_ms, total_ms}]`. */
   transfers: () => structuredClone(transfers),
   /** A text task's held-out accuracy of the base, where both algorithms start (else null). */
@@ -829,9 +598,9 @@ window.playground = {
   reset: async (fragment) => (await started, reset(fragment ?? controls.fragment())),
   shareUrl: () => shareUrl(),
   /** Test-only: destroy the WebGPU device of the worker of `algo`'s first seed, as a driver reset would. */
-  loseDevice: async (algo) => (await started, pool[runOf(algo, 0).worker].send('loseDevice', {})),
+  loseDevice: async (algo) => (await started, session.workerOf(runOf(algo, 0)).send('loseDevice', {})),
   /** Test-only: the next update of `algo`'s first seed fails as a NaN would. */
-  injectFault: async (algo) => (await started, pool[runOf(algo, 0).worker].call('injectFault', { session: runOf(algo, 0).id, algo })),
+  injectFault: async (algo) => (await started, session.workerOf(runOf(algo, 0)).call('injectFault', { session: runOf(algo, 0).id, algo })),
 };
 const started = boot().catch((e) => fail(`The page failed to start: ${e.message}`));
 window.playground.ready = started;

@@ -58,17 +58,26 @@ async function whyNoWebGpu() {
   return 'the WebGPU device could not be initialised';
 }
 
-async function jsAdapterInfo() {
-  // What the browser itself says about its WebGPU adapter (wgpu's own report can be empty).
+/** Names of software WebGPU renderers, as adapters describe themselves. */
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render/i;
+
+/** What the browser itself says about its WebGPU adapter (wgpu's own report can be empty):
+ *  `{text, fallback}`, `fallback` when it marks the adapter as a fallback (software) one. */
+async function jsAdapter() {
   if (!self.navigator.gpu) return null;
   try {
     const adapter = await self.navigator.gpu.requestAdapter();
     if (!adapter) return null;
     const info = adapter.info ?? {};
-    return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' · ') || null;
+    const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' · ') || null;
+    return { text, fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) };
   } catch {
     return null;
   }
+}
+
+async function jsAdapterInfo() {
+  return (await jsAdapter())?.text ?? null;
 }
 
 /** A text task's run starts from a shipped base model, fetched (once per worker, beside the
@@ -82,8 +91,9 @@ async function loadBase(url) {
 }
 
 /** A typed snapshot's heatmaps and trajectories get views of its shared arrays (the ranges
- *  say where each one's lie: see `typed_snapshot` in `src/web.rs`); their buffers are to be
- *  handed over (transferred), not copied. */
+ *  say where each one's lie, in the format `Packed` in `src/inspect.rs` writes down, and its
+ *  test reads back as this does); their buffers are to be handed over (transferred), not
+ *  copied. */
 function transferable(snapshot) {
   const { heatmap_values: values, heatmap_ranges: maps } = snapshot;
   [...snapshot.ppo, ...snapshot.grpo].forEach((map, i) => {
@@ -147,11 +157,16 @@ async function handle(id, method, args) {
         result = await core.timeBackend(args.url, args.algos ?? 'both', args.backend, args.cpuTotalMs ?? 0);
         break;
       case 'chooseBackend':
-        result = core.chooseBackend(args.url, args.timings, args.failed ?? undefined);
+        result = core.chooseBackend(args.url, args.timings, args.failed ?? undefined, args.noGpu ?? undefined);
         break;
       case 'probeWebGpu': {
         result = await core.probeWebGpu();
-        if (result.available) result.adapter = (await jsAdapterInfo()) ?? result.adapter;
+        if (result.available) {
+          const js = await jsAdapter();
+          result.adapter = js?.text ?? result.adapter;
+          if (js?.fallback) result.software = `the browser marks its adapter (${result.adapter}) as a fallback adapter`;
+          else if (!result.software && SOFTWARE_RENDERER.test(result.adapter)) result.software = `${result.adapter} is a software renderer`;
+        }
         break;
       }
       case 'create': {

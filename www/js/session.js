@@ -1,0 +1,333 @@
+// The session: an experiment's runs (each algorithm on each seed) in a pool of workers, and
+// what acts on them: creating them from a link (with backend=auto's timing), Step, Run, Pause,
+// the worker's events, and the shared link. No DOM here: `main.js` renders, through `hooks`.
+import { Bridge } from './bridge.js';
+
+export const ALGOS = ['ppo', 'grpo'];
+const PARAMS = new URLSearchParams(location.search);
+/** `?pool=N` (a benchmark and test switch, not part of the experiment): at most N workers;
+ *  `?workers=1`, as before, one. Default: one per core (`navigator.hardwareConcurrency`). A run's
+ *  results do not depend on the pool's size, nor on which worker ran it. */
+const POOL_ASKED = Number(PARAMS.get('pool') ?? (PARAMS.get('workers') === '1' ? 1 : 0)) || 0;
+const MAX_POOL = 32;
+/** The workers `runs` runs train in. */
+export function poolSize(runs, asked = POOL_ASKED, cores = navigator.hardwareConcurrency || 2) {
+  return Math.max(1, Math.min(runs, asked || cores, MAX_POOL));
+}
+/** `?time-software-gpu` (a test switch): time a software WebGPU adapter as a real one, instead
+ *  of choosing the CPU at once (see `resolveBackend`). */
+const TIME_SOFTWARE_GPU = PARAMS.has('time-software-gpu');
+/** How snapshots cross from the workers: their numeric arrays as transferred typed arrays
+ *  (`typed`), or (benchmark switches, `?transport=`) `json` as before, or `typed-swb`. */
+export const TRANSPORT = PARAMS.get('transport') ?? 'typed';
+/** Snapshot transport times of the latest updates (milliseconds from asking the core to the
+ *  page's message handler): `{algo, transport, core_ms, total_ms}`. */
+export const transfers = [];
+
+export const state = {
+  session: null, // the current experiment (a token: Step and Run notice a reset by it), null when none is live
+  runs: [], // every run: {algo, k, seed, worker, id, created, history, scores, error, deviceLost, steps, done}
+  seeds: 1, // runs per algorithm
+  selected: 0, // the seed (index k) the losses, tensors, completions, env and timing show
+  pool: 0, // workers the runs train in
+  createdBy: null, // {ppo, grpo}: the first seed's runs' {backend, adapter, note, fragment}
+  history: { ppo: [], grpo: [] }, // the selected seed's runs' metrics
+  errors: { ppo: null, grpo: null }, // the first error of each algorithm's runs
+  deviceLost: { ppo: null, grpo: null }, // {update, error, lost_s}: where an algorithm's GPU was lost
+  steps: 0, // experiment steps taken (one update of every run): the most of any run
+  running: false,
+  done: false,
+  lastError: null,
+  choice: null, // how backend=auto chose, if it did
+  startEval: null, // a text task's held-out accuracy of the base, where both algorithms start
+  resetting: null, // a Promise while a reset creates the new runs: Step and Run wait for it
+  timingCrashed: null, // why backend=auto no longer times (a worker crashed while timing)
+};
+
+/** What the page does when the session changes: set by `main.js`. */
+export const hooks = {
+  /** Something the status line or the curves show changed. */
+  changed() {},
+  /** An action failed: say so (the page stays). */
+  failed(_message) {},
+  /** A step of a long action, for the status line. */
+  progress(_text) {},
+  /** Run `run` took an update (`data`: the worker's event), already recorded in `state`;
+   *  `news` is `{lost, error}`: the device loss and the error it reported, if any. */
+  updated(_run, _data, _news) {},
+  /** A worker crashed and was restarted: its runs are gone. */
+  crashed(_reason) {},
+};
+
+let core; // the compiled core, shared by every worker
+const pool = []; // Bridge per worker, grown as runs need them
+
+/** Start the session's first worker on the compiled `compiled` core; that worker's Bridge, for
+ *  requests about the page rather than a run. */
+export function start(compiled) {
+  core = compiled;
+  return workersFor(1)[0];
+}
+
+/** `algo`'s run on seed index `k` (the selected one unless given). */
+export const runOf = (algo, k = state.selected) => state.runs.find((r) => r.algo === algo && r.k === k);
+
+/** The worker that holds `run`. */
+export const workerOf = (run) => pool[run.worker];
+
+/** The pool's first `n` workers, started as needed. */
+function workersFor(n) {
+  while (pool.length < n) {
+    const w = pool.length;
+    pool.push(new Bridge(core, (name, data) => onEvent(w, name, data)));
+  }
+  return pool.slice(0, n);
+}
+
+/** The runs of an experiment: each algorithm on seeds seed, seed + 1, …, in the order
+ *  (seed, algorithm). PPO's runs go to the workers in turn from the first, GRPO's from the
+ *  worker after PPO's last, so that a worker's runs mix both algorithms (their costs differ
+ *  tenfold on CartPole): one run per worker when there are as many workers as runs, and with
+ *  seeds = 1 PPO's in the first worker and GRPO's in the second, as before seeds. */
+export function planRuns(fragment, workers) {
+  const params = new URLSearchParams(fragment);
+  const seed = Number(params.get('seed') ?? 1);
+  const seeds = Number(params.get('seeds') ?? 1);
+  const runs = [];
+  for (let k = 0; k < seeds; k++) {
+    params.set('seed', String(seed + k));
+    ALGOS.forEach((algo, a) => runs.push({ algo, k, seed: seed + k, url: params.toString(), worker: (a * seeds + k) % workers }));
+  }
+  return runs;
+}
+
+/** The runs of the link `fragment` (validated), created in their workers, and how
+ *  backend=auto chose (null when the link named a backend): `{runs, choice}`. If any run
+ *  cannot be created, none is kept and this throws; the runs on the page are untouched. */
+export async function createRuns(fragment) {
+  const { url, choice } = await resolveBackend(fragment);
+  const seeds = Number(new URLSearchParams(url).get('seeds') ?? 1);
+  const runs = planRuns(url, workersFor(poolSize(2 * seeds)).length);
+  const made = await Promise.allSettled(runs.map((r) => pool[r.worker].call('create', { url: r.url, algos: r.algo })));
+  const failed = made.find((m) => m.status === 'rejected');
+  if (failed) {
+    made.forEach((m, i) => m.status === 'fulfilled' && pool[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
+    throw failed.reason;
+  }
+  runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, error: null, deviceLost: null, steps: 0, done: false }));
+  return { runs, choice };
+}
+
+/** Replace the session's runs by `runs` (from `createRuns`), dropping the old ones. */
+export function adopt(runs, choice) {
+  if (state.session !== null) for (const r of state.runs) pool[r.worker].call('drop', { session: r.id }).catch(() => {});
+  const first = (algo) => runs.find((r) => r.algo === algo && r.k === 0);
+  Object.assign(state, {
+    session: {},
+    runs,
+    seeds: runs.length / 2,
+    selected: 0,
+    pool: new Set(runs.map((r) => r.worker)).size,
+    history: { ppo: first('ppo').history, grpo: first('grpo').history },
+    errors: { ppo: null, grpo: null },
+    deviceLost: { ppo: null, grpo: null },
+    steps: 0,
+    done: false,
+    lastError: null,
+    choice,
+    createdBy: { ppo: first('ppo').created, grpo: first('grpo').created },
+    startEval: runs.map((r) => r.created.start_eval).find((v) => v !== null && v !== undefined) ?? null,
+  });
+}
+
+/** Seed index `k`'s runs become the shown ones; their latest snapshots, `[algo, snapshot]`
+ *  for each that has one (fetched while the session is unchanged). */
+export async function showSeed(k) {
+  state.selected = k;
+  state.history = { ppo: runOf('ppo').history, grpo: runOf('grpo').history };
+  const got = await Promise.all(
+    ALGOS.map(async (algo) => {
+      const run = runOf(algo);
+      if (!run.history.length) return null;
+      const snapshot = await pool[run.worker].call('snapshot', { session: run.id, transport: TRANSPORT }).catch(() => null);
+      return snapshot && [algo, snapshot];
+    }),
+  );
+  return got.filter(Boolean);
+}
+
+// ---------------------------------------------------------------- backend=auto
+
+/** Timing lanes of `backend=auto`: each algorithm in a worker of its own, or both in one. */
+function timingLanes() {
+  const workers = workersFor(poolSize(2));
+  return workers.length > 1 ? [[workers[0], 'ppo'], [workers[1], 'grpo']] : [[workers[0], 'both']];
+}
+
+/** `backend=auto`: time a few updates of this experiment (its first seed) on the CPU and on
+ *  WebGPU (each algorithm in its own worker where there are two; the CPU in both first, then
+ *  WebGPU in both, so that neither figure is taken beside the other backend's work) and choose
+ *  the faster; `{url, choice}`: the link with the backend resolved, which the runs and their
+ *  shared URL then carry, and how it was chosen (null when the link named a backend). Without
+ *  WebGPU, or on a software adapter (one update of a text task took minutes on SwiftShader),
+ *  nothing is timed: the CPU at once, saying why. If timing fails, the CPU, saying why; after a
+ *  worker crashed while timing, the page does not time again. */
+async function resolveBackend(url) {
+  const bridge = pool[0];
+  if (!(await bridge.call('backendIsAuto', { url }))) return { url, choice: null };
+  const resolve = async (timings, failed = null, noGpu = null) => {
+    const chosen = await bridge.call('chooseBackend', { url, timings, failed, noGpu });
+    return { url: chosen.fragment, choice: chosen.choice };
+  };
+  if (state.timingCrashed) return resolve([], state.timingCrashed);
+  const gpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
+  if (!gpu.available) return resolve([], null, `WebGPU is unavailable${gpu.error ? ` (${gpu.error})` : ''}`);
+  if (gpu.software && !TIME_SOFTWARE_GPU) return resolve([], null, `WebGPU's adapter is a software renderer, which trains no faster than the CPU (${gpu.software})`);
+  try {
+    const lanes = timingLanes();
+    const time = (backend, totals) =>
+      Promise.all(lanes.map(([w, lane], i) => w.call('timeBackend', { url, algos: lane, backend, cpuTotalMs: totals?.[i] ?? 0 })));
+    hooks.progress('backend=auto: timing a few updates on the CPU…');
+    const cpu = await time('cpu');
+    hooks.progress('backend=auto: timing a few updates on WebGPU…');
+    const webgpu = await time('webgpu', cpu.map((t) => t.total_ms));
+    return await resolve(cpu.map((c, i) => ({ cpu: c, webgpu: webgpu[i] })));
+  } catch (e) {
+    if (e.crashed) state.timingCrashed = `a worker crashed while timing: ${e.message}`;
+    return resolve([], state.timingCrashed ?? e.message);
+  }
+}
+
+// ---------------------------------------------------------------- Step, Run, Pause
+
+/** The runs each worker holds: `[[bridge, runs]]`. */
+function byWorker(runs) {
+  const groups = new Map();
+  for (const r of runs) groups.set(r.worker, [...(groups.get(r.worker) ?? []), r]);
+  return [...groups].map(([w, rs]) => [pool[w], rs]);
+}
+
+/** A worker request for `runs`: their sessions, and which of them send snapshots (the shown seed's). */
+const request = (runs) => ({
+  sessions: runs.map((r) => r.id),
+  snapshots: runs.filter((r) => r.k === state.selected).map((r) => r.id),
+  transport: TRANSPORT,
+});
+
+export async function step(n = 1) {
+  if (state.resetting) await state.resetting;
+  if (state.session === null) throw new Error('no experiment is loaded');
+  const session = state.session;
+  try {
+    await Promise.all(byWorker(state.runs).map(([w, runs]) => w.call('step', { ...request(runs), n })));
+  } catch (e) {
+    if (session === state.session) hooks.failed(e.message);
+    throw e;
+  }
+}
+
+/** The run in progress: resolves once it has stopped (budget spent, paused or failed). */
+let runStopped = Promise.resolve();
+
+export function run() {
+  if (state.resetting) return state.resetting.then(() => run());
+  if (state.running || state.session === null || state.done) return runStopped;
+  state.running = true;
+  hooks.changed();
+  const session = state.session;
+  runStopped = Promise.all(byWorker(state.runs).map(([w, runs]) => w.call('run', request(runs))))
+    .then(() => session === state.session && catchUp(session))
+    .catch((e) => hooks.failed(e.message))
+    .finally(() => {
+      state.running = false;
+      hooks.changed();
+    });
+  return runStopped;
+}
+
+export async function pause() {
+  if (!state.running) return;
+  await Promise.all(pool.map((w) => w.call('pause')));
+  // The run requests resolve after the updates in flight.
+  await runStopped;
+}
+
+/** The runs go side by side, each worker at its own pace; when a run stops, the runs behind
+ *  catch up, so that the page holds as many updates of each (unless one has finished) and a
+ *  shared link's `run=N` replays exactly what is on the page. */
+function catchUp(session) {
+  const target = Math.max(...state.runs.map((r) => r.steps));
+  const behind = state.runs.filter((r) => !r.done && r.steps < target);
+  return Promise.all(behind.map((r) => pool[r.worker].call('step', { ...request([r]), n: target - r.steps })));
+}
+
+/** The link that replays what the page holds (`fragment`: the form's, before any run). */
+export function shareUrl(fragment) {
+  const base = `${location.origin}${location.pathname}`;
+  return `${base}#${state.createdBy?.ppo.fragment ?? fragment}&run=${state.steps}`;
+}
+
+// ---------------------------------------------------------------- worker events
+
+/** The run behind an event of worker `w` about its session `id` (none once dropped). */
+const runAt = (w, id) => state.runs.find((r) => r.worker === w && r.id === id);
+
+/** An event from worker `w`: an update is recorded in its run, then shown (`hooks.updated`). */
+function onEvent(w, name, data) {
+  if (name === 'update') {
+    const run = runAt(w, data.session);
+    if (!run) return;
+    const { algo } = run;
+    const r = data.report;
+    run.steps += 1;
+    state.steps = Math.max(...state.runs.map((x) => x.steps));
+    if (r[algo]) run.history.push(r[algo]);
+    run.scores = r.scores[algo] ?? run.scores;
+    const lost = r[`${algo}_device_lost`];
+    if (lost) {
+      run.deviceLost = lost;
+      state.deviceLost[algo] ??= lost;
+    }
+    const error = r[`${algo}_error`];
+    if (error) {
+      run.error = error;
+      state.errors[algo] ??= error;
+    }
+    run.done = r.done;
+    state.done = state.runs.every((x) => x.done);
+    if (data.snapshot && run.k === state.selected) {
+      const received = performance.timeOrigin + performance.now();
+      transfers.push({ algo, transport: TRANSPORT, core_ms: data.built - data.asked, total_ms: received - data.asked });
+      if (transfers.length > 64) transfers.shift();
+    }
+    hooks.updated(run, data, { lost, error });
+  } else if (name === 'restarted') {
+    // The old worker's sessions are gone; the history on the page stays.
+    // The other workers' sessions of the experiment go too.
+    if (state.session) for (const run of state.runs) if (run.worker !== w) pool[run.worker].call('drop', { session: run.id }).catch(() => {});
+    state.session = null;
+    state.running = false;
+    state.done = true;
+    hooks.crashed(data.reason);
+  }
+}
+
+// ---------------------------------------------------------------- what scripts read
+
+/** The first seed's histories (what `metrics()` returns, as before seeds). */
+export function firstSeed() {
+  const h = (algo) => runOf(algo, 0)?.history ?? [];
+  return { ppo: h('ppo'), grpo: h('grpo') };
+}
+
+/** Every run's metrics, `{ppo: {"<seed>": [...]}, grpo: {...}}`. */
+export function allRuns() {
+  return Object.fromEntries(ALGOS.map((a) => [a, Object.fromEntries(state.runs.filter((r) => r.algo === a).map((r) => [String(r.seed), r.history]))]));
+}
+
+/** What CSV and JSON export: every run's metrics, each row with its seed when there are several. */
+export function exportedHistory() {
+  if (state.seeds < 2) return firstSeed();
+  const rows = (algo) => state.runs.filter((r) => r.algo === algo).flatMap((r) => r.history.map((m) => ({ seed: r.seed, ...m })));
+  return { ppo: rows('ppo'), grpo: rows('grpo') };
+}

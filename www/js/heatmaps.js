@@ -27,9 +27,12 @@ function sequential(x) {
  * The colour scale of a tensor from its valid values: diverging, centred on zero (on 1 for
  * ratios), where they take both signs; sequential from their least to their largest where
  * they are one-signed (rewards, values, lengths), so that those do not read as one block.
+ * Ratios are positive and multiplicative: their diverging scale is symmetric in log (1/2 and 2
+ * equally strong), so its ends are `1/k … k`, never a ratio below zero.
  */
 export function colourScale(name, values, mask) {
-  const center = name === 'ratios' ? 1 : 0;
+  const ratio = name === 'ratios';
+  const center = ratio ? 1 : 0;
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -40,6 +43,10 @@ export function colourScale(name, values, mask) {
   if (!(lo <= hi)) return { kind: 'sequential', lo: 0, hi: 0, colour: () => sequential(0) };
   // Both signs, or nothing but the centre (ratios of 1 before any step: white, "no change").
   if ((lo < center && hi > center) || (lo === center && hi === center)) {
+    if (ratio && lo > 0) {
+      const k = Math.max(-Math.log(lo), Math.log(hi)) || Math.log(2);
+      return { kind: 'diverging', lo: Math.exp(-k), hi: Math.exp(k), log: true, colour: (v) => diverging(Math.log(Math.max(v, 1e-30)) / k) };
+    }
     const scale = Math.max(center - lo, hi - center) || 1;
     return { kind: 'diverging', lo: center - scale, hi: center + scale, colour: (v) => diverging((v - center) / scale) };
   }
@@ -52,7 +59,9 @@ export function drawColourBar(canvas, scale) {
   const { width: W, height: H } = canvas;
   const ctx = canvas.getContext('2d');
   for (let x = 0; x < W; x++) {
-    const [r, g, b] = scale.colour(scale.lo + ((scale.hi - scale.lo) * x) / Math.max(1, W - 1));
+    const f = x / Math.max(1, W - 1);
+    const v = scale.log ? scale.lo * (scale.hi / scale.lo) ** f : scale.lo + (scale.hi - scale.lo) * f;
+    const [r, g, b] = scale.colour(v);
     ctx.fillStyle = `rgb(${r | 0}, ${g | 0}, ${b | 0})`;
     ctx.fillRect(x, 0, 1, H);
   }
@@ -155,7 +164,7 @@ export class Heatmaps {
       drawColourBar(box.bar, scale);
       const [lo, hi] = [scale.lo, scale.hi].map(formatValue);
       range.replaceChildren(`${lo} `, box.bar, ` ${hi}`);
-      range.title = scale.kind === 'diverging' ? 'diverging scale, centred' : 'sequential scale, least to largest';
+      range.title = scale.log ? 'diverging scale in log, centred on 1' : scale.kind === 'diverging' ? 'diverging scale, centred' : 'sequential scale, least to largest';
     } else {
       range.replaceChildren(map.categories.map((c, i) => `${i}=${c}`).join(', '));
     }

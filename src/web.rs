@@ -13,7 +13,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::backend::{LaneTimings, Timing, time_updates};
-use crate::config::{BackendChoice, ExperimentConfig, RunConfig};
+use crate::config::{BackendChoice, ExperimentConfig};
 use crate::env::EnvId;
 use crate::experiment::{Algos, Experiment, StepReport};
 use crate::{inspect, share};
@@ -129,11 +129,7 @@ pub fn describe() -> Result<JsValue, JsError> {
                 text: env.task().is_some(),
                 max_episode_steps: env.max_episode_steps(),
                 defaults: keys.iter().map(|k| (k.key.clone(), c.get(&k.key).unwrap_or_default())).collect(),
-                ignored: keys
-                    .iter()
-                    .filter(|k| !RunConfig::applies(&k.key, env))
-                    .map(|k| k.key.clone())
-                    .collect(),
+                ignored: keys.iter().filter(|k| !k.scope.includes(env)).map(|k| k.key.clone()).collect(),
             }
         })
         .collect();

@@ -101,7 +101,14 @@ impl<M: Module> Trainee<M> {
     /// timed, and fill the metrics both algorithms report alike: the episodes' (or
     /// trajectories') `returns`, the learning rate, and the per-step means of the optimiser's
     /// steps (`policy_loss`, `entropy`, `approx_kl`, `clip_fraction`, `grad_norm`).
-    pub fn report(&mut self, clock: Clock, env_steps: u64, lr: f64, returns: &[f64], means: &Means) -> UpdateMetrics {
+    pub fn report(
+        &mut self,
+        clock: Clock,
+        env_steps: u64,
+        lr: f64,
+        returns: &[f64],
+        means: &Means,
+    ) -> UpdateMetrics {
         let [rollout_s, advantage_s, update_s] = clock.phases();
         self.updates += 1;
         self.env_steps += env_steps;

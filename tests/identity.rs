@@ -104,7 +104,9 @@ fn seeded_runs_match_the_recorded_metrics_bit_for_bit() {
         serde_json::from_str(&std::fs::read_to_string(FIXTURE).expect("the fixture")).unwrap();
     assert_eq!(expected.keys().collect::<Vec<_>>(), recorded.keys().collect::<Vec<_>>());
     for (name, steps) in &expected {
-        for (i, (want, got)) in steps.as_array().unwrap().iter().zip(recorded[name].as_array().unwrap()).enumerate() {
+        for (i, (want, got)) in
+            steps.as_array().unwrap().iter().zip(recorded[name].as_array().unwrap()).enumerate()
+        {
             assert_eq!(want, got, "{name}, step {}", i + 1);
         }
     }

@@ -147,7 +147,12 @@ pub struct LaneTimings {
 /// a software renderer, whose one update of a text task took 433 s against the CPU's 1.2 s in
 /// headless Chromium here): a first visit never waits on it.
 pub fn without_gpu(why: &str) -> Choice {
-    Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason: format!("the CPU at once, nothing timed: {why}") }
+    cpu_unmeasured(format!("the CPU at once, nothing timed: {why}"))
+}
+
+/// The CPU, with no figure of either backend to show.
+fn cpu_unmeasured(reason: String) -> Choice {
+    Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason }
 }
 
 /// Choose from every worker's timings of both backends (summed update by update: an
@@ -158,12 +163,11 @@ pub fn choose_for_lanes(lanes: &[LaneTimings], failed: Option<String>) -> Choice
         let n = per_lane.iter().map(|t| t.len()).min().unwrap_or(0);
         (0..n).map(|i| per_lane.iter().map(|t| t[i]).sum()).collect()
     };
-    let cpu_only = |reason: String| Choice { backend: "cpu", cpu_ms: None, webgpu_ms: None, reason };
     if let Some(why) = failed {
-        return cpu_only(format!("the CPU: timing failed ({why})"));
+        return cpu_unmeasured(format!("the CPU: timing failed ({why})"));
     }
     if let Some(e) = lanes.iter().find_map(|l| l.cpu.error.clone()) {
-        return cpu_only(format!("the CPU: an update failed while it was being timed ({e})"));
+        return cpu_unmeasured(format!("the CPU: an update failed while it was being timed ({e})"));
     }
     let cpu = sum(lanes.iter().map(|l| l.cpu.figures.as_slice()).collect());
     let webgpu = if lanes.iter().any(|l| !l.webgpu.available) {

@@ -2,8 +2,9 @@
 # Install what the playground needs, skipping whatever is already there (quick when warm).
 #
 #   scripts/setup.sh web       the wasm32 target, Trunk, wasm-bindgen-cli (Cargo.lock's version),
-#                              npm packages (uPlot, playwright-core)
-#   scripts/setup.sh browser   Debian's chromium, for the browser tests
+#                              npm packages (uPlot; playwright-core and puppeteer-core, which
+#                              drive the browsers in the tests)
+#   scripts/setup.sh browser   Debian's chromium and firefox-esr, for the browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +44,10 @@ web() {
 }
 
 browser() {
-  [ -x /usr/bin/chromium ] || apt_install chromium
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+  [ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
 }
 
 for what in "$@"; do

@@ -58,8 +58,14 @@ const watchLongTasks = () => {
   new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, ms: e.duration })))).observe({ type: 'longtask', buffered: true });
 };
 
+/**
+ * Each test names the engines it runs in. What a visitor does (open, step, run, replay a link,
+ * a text task, an embed, hostile links, exports) runs in both; the rest in Chromium alone.
+ */
 export const tests = [];
-const test = (name, fn) => tests.push([name, fn]);
+const CHROMIUM = ['chromium'];
+const BOTH = ['chromium', 'firefox'];
+const test = (name, fn, engines = CHROMIUM) => tests.push({ name, fn, engines });
 
 test('the page loads without console errors and detects WebGPU', async (ctx) => {
   const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
@@ -83,7 +89,7 @@ test('without WebGPU the page falls back to the CPU and says why', async (ctx) =
   await step(page, 1);
   assert.equal((await metrics(page)).ppo.length, 1);
   await page.close();
-});
+}, BOTH);
 
 test('backend=auto times both backends, shows both figures and why, and the shared link carries its choice', async (ctx) => {
   // SwiftShader is a software adapter, which the page does not time unless told to (below).
@@ -317,7 +323,7 @@ test('Run then Pause stops the updates', async (ctx) => {
   assert.deepEqual(after.updates, before);
   assert.equal(after.running, false);
   await page.close();
-});
+}, BOTH);
 
 test('no main-thread task exceeds 50 ms during a run', async (ctx) => {
   // CartPole's defaults: the real workload of the page, on the CPU backend.
@@ -354,7 +360,7 @@ test('a bad edit is reported and the runs on the page stay', async (ctx) => {
   await step(page, 1);
   assert.equal((await metrics(page)).ppo.length, 3, 'the run does not go on');
   await page.close();
-});
+}, BOTH);
 
 for (const [backend, updates] of [['cpu', 4], ['webgpu', 2]]) {
   test(`${backend}: a shared URL replays bit-identical metrics`, async (ctx) => {
@@ -371,7 +377,7 @@ for (const [backend, updates] of [['cpu', 4], ['webgpu', 2]]) {
     assert.equal((await status(replay)).backend, backend);
     assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(original));
     await replay.close();
-  });
+  }, backend === 'cpu' ? BOTH : CHROMIUM);
 }
 
 test('a URL with markup in its values shows errors and runs no script', async (ctx) => {
@@ -392,7 +398,7 @@ test('a URL with markup in its values shows errors and runs no script', async (c
   // have failed to load. Nothing else may be logged.
   assert.deepEqual(errors.filter((e) => !/^Failed to load resource: .*404/.test(e)), []);
   await page.close();
-});
+}, BOTH);
 
 test('the embed demo shows two live figures in cross-origin iframes, started lazily', async (ctx) => {
   const page = await ctx.browser.newPage({ viewport: { width: 1000, height: 800 } });
@@ -405,12 +411,16 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   const [first, second] = await frames();
   assert.notEqual(new URL(first.url()).origin, new URL(page.url()).origin, 'the iframe is not cross-origin');
   await first.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
-  // The second figure sits below the fold. Its frame is loaded (the page knows it is an embed),
-  // but the page itself has not started its run: the page's state, not the frame's absence.
-  await second.waitForFunction(() => window.playground?.status().embed?.figure === 'tensors', null, { timeout: LOAD_MS });
+  // The second figure sits below the fold. Chromium loads a lazy iframe well ahead of the
+  // viewport: its frame is loaded (the page knows it is an embed), but the page itself has not
+  // started its run, which is the page's own doing. Firefox does not load the frame at all yet.
+  if (ctx.engine === 'chromium') {
+    await second.waitForFunction(() => window.playground?.status().embed?.figure === 'tensors', null, { timeout: LOAD_MS });
+  }
   await page.waitForTimeout(1000);
-  const waiting = await second.evaluate(() => window.playground.status());
-  assert.deepEqual([waiting.embed.started, waiting.backend, waiting.steps], [false, null, 0], JSON.stringify(waiting));
+  const waiting = await second.evaluate(() => window.playground?.status() ?? null);
+  if (waiting === null) assert.equal(ctx.engine, 'firefox', 'the frame below the fold is not loaded');
+  else assert.deepEqual([waiting.embed.started, waiting.backend, waiting.steps], [false, null, 0], JSON.stringify(waiting));
   await page.evaluate(() => document.querySelectorAll('iframe')[1].scrollIntoView());
   await second.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
   for (const [frame, figure] of [[first, 'curves'], [second, 'tensors']]) {
@@ -425,7 +435,7 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   await page.screenshot({ path: `${ctx.artifacts}/embed-demo.png`, fullPage: true });
   console.log(`     screenshot: ${ctx.artifacts}/embed-demo.png`);
   await page.close();
-});
+}, BOTH);
 
 // ---------------------------------------------------------------- hosting, versions, exports
 
@@ -451,7 +461,7 @@ test('the built site works under a sub-path: no failed request, styled, both alg
   }
   assert.deepEqual(failures, []);
   await page.close();
-});
+}, BOTH);
 
 test('a version-1 link opens to version 1 settings; a newer version is refused with a message', async (ctx) => {
   const released = JSON.parse(await readFile(new URL('../fixtures/defaults-v1.json', import.meta.url), 'utf8'));
@@ -494,7 +504,7 @@ test('a version-1 link opens to version 1 settings; a newer version is refused w
   assert.equal((await metrics(newer.page)).ppo.length, 1);
   assert.deepEqual([...errors, ...old.errors, ...newer.errors], []);
   await newer.page.close();
-});
+}, BOTH);
 
 /** A text task's run small enough for SwiftShader: 2 prompts × 8 completions, 4 × 16 PPO tokens. */
 const lmRun = (task) =>
@@ -569,7 +579,7 @@ test('a text task on the page: the LM trains, its completions are padded and mas
   assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(history));
   await replay.close();
   assert.deepEqual(errors, []);
-});
+}, BOTH);
 
 for (const task of ['reverse', 'add', 'sort']) {
   test(`lm-${task} on WebGPU and on the CPU: both algorithms train the LM; the rollouts (on a CPU copy) collect the same`, async (ctx) => {
@@ -651,7 +661,7 @@ test('the footer, status(), CSV and JSON exports carry the version and commit', 
   assert.deepEqual(withoutTimings({ ppo: json.ppo, grpo: json.grpo }), withoutTimings(await metrics(page)));
   assert.deepEqual(errors, []);
   await page.close();
-});
+}, BOTH);
 
 test('fingerprinting: a changed core gets a different asset folder; entry pages point into it', async () => {
   const { fingerprint } = await import('../../scripts/fingerprint.mjs');
@@ -738,7 +748,7 @@ test('a NaN stops one algorithm with a message; its history and the other run go
   assert.match(await page.textContent('#problems'), /PPO stopped; its history is kept/);
   assert.deepEqual(errors, []);
   await page.close();
-});
+}, BOTH);
 
 test('the embed snippet names one figure; the embed links back without it', async (ctx) => {
   const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
@@ -890,7 +900,7 @@ test('seeds=4: every run of both algorithms steps; a pool of 1 and of 4 give the
     await page.close();
   }
   assert.deepEqual(results[4], results[1], 'a run does not depend on the pool, nor on which worker ran it');
-});
+}, BOTH);
 
 test('seeds=16: the page stays responsive (no main-thread task over 50 ms) with 32 runs', async (ctx) => {
   // CartPole's defaults, as the one-seed test above: the page's real workload, 16 times over.
@@ -920,4 +930,63 @@ test('seeds past the largest seed, or out of range, get a message; the runs on t
   assert.match(await page.textContent('#problems'), /seeds/);
   assert.equal((await metrics(page)).ppo.length, 1, 'the run on the page stays');
   await page.close();
-});
+}, BOTH);
+
+// ---------------------------------------------------------------- Firefox beside Chromium
+
+test('WebGPU switched on without an adapter: the page says so and trains on the CPU', async (ctx) => {
+  // Firefox with `dom.webgpu.enabled` and no Vulkan driver: navigator.gpu, but no adapter.
+  const firefox = await ctx.launchFirefox({ webgpu: true, vulkan: false });
+  try {
+    const page = await firefox.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=webgpu`);
+    await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
+    const s = await status(page);
+    assert.equal(s.backend, 'cpu');
+    assert.equal(s.webgpu.available, false);
+    assert.match(s.note, /WebGPU unavailable, using the CPU/);
+    assert.match(await page.textContent('#problems'), /no WebGPU adapter/);
+    await step(page, 1);
+    checkHistory(await metrics(page), 1, 'no adapter');
+    assert.deepEqual(errors, []);
+  } finally {
+    await firefox.close();
+  }
+}, ['firefox']);
+
+/** A link's metrics (timings aside) and its last update's tensors, as JSON text, from one engine. */
+async function replayed(browser, link, updates) {
+  const page = await browser.newPage();
+  await page.goto(link);
+  await page.waitForFunction(bothUpdated, updates, { timeout: LOAD_MS });
+  const { metrics: m, snapshot } = JSON.parse(
+    await page.evaluate(() => JSON.stringify({ metrics: window.playground.metrics(), snapshot: window.playground.snapshot() })),
+  );
+  await page.close();
+  return { metrics: canonical(withoutTimings(m)), snapshot: canonical(snapshot) };
+}
+
+/** JSON text with every object's keys sorted: the order the two workers answered in does not count. */
+const canonical = (value) =>
+  JSON.stringify(value, (_, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+
+/** Where two texts first differ, with a little of each around it. */
+const firstDifference = (a, b) => {
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return `at ${i} of ${a.length}/${b.length}: …${a.slice(i - 80, i + 80)}… against …${b.slice(i - 80, i + 80)}…`;
+};
+
+test('Chromium and Firefox replay the same CartPole and lm-reverse links to identical metrics and tensors (CPU)', async (ctx) => {
+  // The core is deterministic and IEEE-754 in both engines' wasm: the same bits, not close ones.
+  for (const [hash, updates] of [[`${TINY.cartpole}&seed=11`, 4], [LM, 2]]) {
+    const link = `${ctx.url}/#${hash}&backend=cpu&run=${updates}`;
+    const [chromium, firefox] = [await replayed(ctx.chromium, link, updates), await replayed(ctx.browser, link, updates)];
+    for (const part of ['metrics', 'snapshot']) {
+      assert.ok(chromium[part].length > 1000, `${part}: something was compared`);
+      assert.ok(firefox[part] === chromium[part], `${hash}: the engines' ${part} differ ${firstDifference(firefox[part], chromium[part])}`);
+    }
+  }
+}, ['firefox']);

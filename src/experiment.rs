@@ -343,14 +343,26 @@ impl Experiment {
     /// final evaluation where one was taken, steps to the env's threshold as the page measures
     /// them (a text task on its held-out evaluations, a control task on its training return).
     pub fn scores(&self, algo: Algos) -> Option<crate::stats::RunScores> {
-        let track = match algo {
-            Algos::Ppo if self.algos.ppo() => &self.ppo_track,
-            Algos::Grpo if self.algos.grpo() => &self.grpo_track,
-            _ => return None,
-        };
+        let track = self.advanced(algo)?;
         let threshold = page_threshold(self.config.run.env);
         let final_eval = track.history.last().filter(|_| track.finished).and_then(|m| m.eval_mean_return);
         Some(crate::stats::RunScores::of(self.config.run.seed, &track.history, final_eval, threshold))
+    }
+
+    /// The known failure modes in the run of `algo` so far ([`crate::flags`]), if this experiment
+    /// advances it.
+    pub fn flags(&self, algo: Algos) -> Option<Vec<crate::flags::Flag>> {
+        let discrete = self.config.run.env.action_space().is_discrete();
+        Some(crate::flags::scan(&self.advanced(algo)?.history, discrete))
+    }
+
+    /// The track of `algo` (`Ppo` or `Grpo`), if this experiment advances it.
+    fn advanced(&self, algo: Algos) -> Option<&Track> {
+        match algo {
+            Algos::Ppo if self.algos.ppo() => Some(&self.ppo_track),
+            Algos::Grpo if self.algos.grpo() => Some(&self.grpo_track),
+            _ => None,
+        }
     }
 
     /// The evaluation of the policy both algorithms start from (for a text task, the shipped

@@ -5,6 +5,7 @@ pub mod config;
 pub mod env;
 pub mod eval;
 pub mod experiment;
+pub mod flags;
 pub mod grpo;
 pub mod host;
 pub mod inspect;

@@ -323,6 +323,14 @@ struct Stepped {
     done: bool,
     /// Each advanced algorithm's run scored so far (the page's summary table over seeds).
     scores: Scores,
+    /// Each advanced algorithm's known failure modes so far, where each started.
+    flags: Flags,
+}
+
+#[derive(Serialize)]
+struct Flags {
+    ppo: Option<Vec<crate::flags::Flag>>,
+    grpo: Option<Vec<crate::flags::Flag>>,
 }
 
 #[derive(Serialize)]
@@ -343,6 +351,7 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
     let report = session.step().await;
     let done = session.done();
     let scores = Scores { ppo: session.scores(Algos::Ppo), grpo: session.scores(Algos::Grpo) };
+    let flags = Flags { ppo: session.flags(Algos::Ppo), grpo: session.flags(Algos::Grpo) };
     let lost = report.ppo_device_lost.as_ref().or(report.grpo_device_lost.as_ref());
     WORKER.with_borrow_mut(|w| {
         // A lost device cannot be used again in this worker (nor initialised anew).
@@ -354,7 +363,7 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
             *slot = Some(session);
         }
     });
-    to_js(&Stepped { report, done, scores })
+    to_js(&Stepped { report, done, scores, flags })
 }
 
 /// The last update's tensors of session `id`, by `transport`: `typed` (what the page uses), its

@@ -206,3 +206,33 @@ fn grpo_penalises_the_kl_to_its_frozen_reference_not_to_itself() {
     assert_ne!(read(g.policy()), start, "the policy trained");
     assert_eq!(read(g.reference()), start, "the reference is frozen (no ref_model sync by default)");
 }
+
+#[test]
+fn flags_appear_on_runs_built_to_provoke_them_and_not_on_the_defaults() {
+    use playground::experiment::{Algos, Experiment};
+    use playground::flags::FlagKind::*;
+    let run = |c: ExperimentConfig, n: usize| {
+        let mut e = Experiment::new(c, &Device::flex().autodiff(), &Device::flex());
+        for _ in 0..n {
+            pollster::block_on(e.step());
+        }
+        let kinds = |algo| e.flags(algo).expect("advanced").iter().map(|f| (f.kind, f.update)).collect::<Vec<_>>();
+        (kinds(Algos::Ppo), kinds(Algos::Grpo))
+    };
+    // The page's default experiment (CartPole's defaults) and the text tasks' defaults: no flag...
+    for (env, n) in [(EnvId::CartPole, 20), (EnvId::LmReverse, 3), (EnvId::LmSort, 3)] {
+        assert_eq!(run(ExperimentConfig::for_env(env), n), (vec![], vec![]), "{env}");
+    }
+    // ...but lm-add's, whose first GRPO update moves the KL to the reference to 14.6 nats per
+    // token and clips most ratios (Adam's first step on LoRA's zero B): a finding, kept in view.
+    assert_eq!(run(ExperimentConfig::for_env(EnvId::LmAdd), 3), (vec![], vec![(KlJump, 1), (ClipFractionHigh, 1)]));
+    // GRPO on MountainCar from scratch: every episode of every group is cut at the same length
+    // with the same return, so no group has a signal.
+    assert_eq!(run(small(EnvId::MountainCar, 1), 2).1, vec![(NoSignal, 1)]);
+    // PPO with a step size far too large: the ratios leave the clip range, then the policy
+    // becomes deterministic.
+    let mut c = small(EnvId::CartPole, 1);
+    c.ppo.learning_rate = 0.3;
+    c.ppo.update_epochs = 10;
+    assert_eq!(run(c, 6).0, vec![(ClipFractionHigh, 1), (EntropyCollapse, 2)]);
+}

@@ -77,19 +77,25 @@ test('the page loads without console errors and detects WebGPU', async (ctx) => 
   await page.close();
 });
 
-test('without WebGPU the page falls back to the CPU and says why', async (ctx) => {
-  const page = await ctx.browserWithoutGpu.newPage();
+/** Asked for WebGPU, a browser without a usable one trains on the CPU and says `why`. */
+async function fallsBackToCpu(browser, ctx, why) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=webgpu`);
   await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
   const s = await status(page);
   assert.equal(s.backend, 'cpu');
   assert.equal(s.webgpu.available, false);
   assert.match(s.note, /WebGPU unavailable, using the CPU/);
-  assert.match(await page.textContent('#problems'), /WebGPU unavailable/);
+  assert.match(await page.textContent('#problems'), why);
   await step(page, 1);
-  assert.equal((await metrics(page)).ppo.length, 1);
+  checkHistory(await metrics(page), 1, 'on the CPU');
+  assert.deepEqual(errors, []);
   await page.close();
-}, BOTH);
+}
+
+test('without WebGPU the page falls back to the CPU and says why', (ctx) => fallsBackToCpu(ctx.browserWithoutGpu, ctx, /WebGPU unavailable/), BOTH);
 
 test('backend=auto times both backends, shows both figures and why, and the shared link carries its choice', async (ctx) => {
   // SwiftShader is a software adapter, which the page does not time unless told to (below).
@@ -932,25 +938,32 @@ test('seeds past the largest seed, or out of range, get a message; the runs on t
   await page.close();
 }, BOTH);
 
+test('a flag says where a known failure mode starts, on a run built to provoke it, and not on the default experiment', async (ctx) => {
+  // GRPO on MountainCar from scratch: every member of every group is cut at the same length with
+  // the same return, so no group has a signal (the core's flags.rs; tests/training.rs as well).
+  const provoked = 'env=MountainCar-v0&seed=1&width=16&ppo.num_envs=2&ppo.num_steps=16&grpo.num_generations=4&grpo.max_completion_length=60';
+  const { page, errors } = await open(ctx, `#${provoked}&backend=cpu`);
+  await step(page, 2);
+  const flags = await page.evaluate(() => window.playground.flags());
+  assert.deepEqual(flags.map((f) => [f.algo, f.kind, f.update]), [['grpo', 'no_signal', 1]], JSON.stringify(flags));
+  await page.waitForSelector('#flags li');
+  assert.match(await page.textContent('#flags'), /^update 1 · GRPO · no signal: 100% of GRPO's groups had all their rewards equal: zero advantage, no gradient from them\. Try /);
+  assert.deepEqual(errors, []);
+  await page.close();
+  const defaults = await open(ctx, '#env=CartPole-v1&backend=cpu');
+  await step(defaults.page, 5);
+  assert.deepEqual(await defaults.page.evaluate(() => window.playground.flags()), []);
+  assert.equal(await defaults.page.isVisible('#flags'), false);
+  await defaults.page.close();
+}, BOTH);
+
 // ---------------------------------------------------------------- Firefox beside Chromium
 
 test('WebGPU switched on without an adapter: the page says so and trains on the CPU', async (ctx) => {
   // Firefox with `dom.webgpu.enabled` and no Vulkan driver: navigator.gpu, but no adapter.
   const firefox = await ctx.launchFirefox({ webgpu: true, vulkan: false });
   try {
-    const page = await firefox.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=webgpu`);
-    await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
-    const s = await status(page);
-    assert.equal(s.backend, 'cpu');
-    assert.equal(s.webgpu.available, false);
-    assert.match(s.note, /WebGPU unavailable, using the CPU/);
-    assert.match(await page.textContent('#problems'), /no WebGPU adapter/);
-    await step(page, 1);
-    checkHistory(await metrics(page), 1, 'no adapter');
-    assert.deepEqual(errors, []);
+    await fallsBackToCpu(firefox, ctx, /no WebGPU adapter/);
   } finally {
     await firefox.close();
   }

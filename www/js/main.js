@@ -109,10 +109,11 @@ function statusText() {
 
 /** The loss charts, a few per frame. */
 const LOSSES = ['losses:0', 'losses:1', 'losses:2', 'losses:3', 'losses:4'];
-const PARTS = ['status', 'curves:steps', 'curves:wall', 'curves:accuracy', 'summary', ...LOSSES, 'tensors', 'completions', 'env'];
+const PARTS = ['status', 'curves:steps', 'curves:wall', 'curves:accuracy', 'summary', 'flags', ...LOSSES, 'tensors', 'completions', 'env'];
 const FIGURE_OF = {
   curves: 'fig-curves',
   summary: 'fig-curves',
+  flags: 'fig-curves',
   losses: 'fig-losses',
   tensors: 'fig-tensors',
   completions: 'fig-completions',
@@ -165,6 +166,7 @@ function drawNext() {
     if (state.seeds > 1) charts.updateBand(chunk, view.bands, state.startEval);
     else charts.updateCurve(chunk, state.history, state.startEval);
   } else if (name === 'summary') renderSummary();
+  else if (name === 'flags') renderFlags();
   else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), LOSSES.length);
   else if (name === 'tensors') {
     heatmaps.render($('heatmaps-ppo'), view.snapshot?.ppo);
@@ -179,7 +181,30 @@ function drawNext() {
 const CURVES = ['curves:steps', 'curves:wall', 'curves:accuracy'];
 
 function render() {
-  invalidate('status', ...CURVES, ...LOSSES);
+  invalidate('status', ...CURVES, 'flags', ...LOSSES);
+}
+
+/** The shown seed's flags, both algorithms', by update: `[{algo, kind, update, message}]`. */
+function shownFlags() {
+  const flags = ALGOS.flatMap((algo) => (runOf(algo)?.flags ?? []).map((f) => ({ algo, ...f })));
+  return flags.sort((a, b) => a.update - b.update || a.algo.localeCompare(b.algo));
+}
+
+/** One line per known failure mode where it started (the core's `flags.rs` finds them). */
+function renderFlags() {
+  const list = $('flags');
+  const flags = shownFlags();
+  list.hidden = !flags.length;
+  list.replaceChildren(
+    ...flags.map((f) => {
+      const li = document.createElement('li');
+      li.dataset.kind = f.kind;
+      const where = document.createElement('b');
+      where.textContent = `update ${f.update} · ${f.algo.toUpperCase()} · ${f.kind.replaceAll('_', ' ')}: `;
+      li.append(where, f.message);
+      return li;
+    }),
+  );
 }
 
 /** The summary table over seeds: per algorithm and metric, the aggregate and its interval. */
@@ -582,6 +607,8 @@ window.playground = {
   runs: () => structuredClone(session.allRuns()),
   /** The summary table over seeds (as `pvg report` prints it), or null before the first figures. */
   summary: () => structuredClone(view.summary),
+  /** The shown seed's flags (known failure modes), `[{algo, kind, update, message}]` by update. */
+  flags: () => shownFlags(),
   /** Show seed index `k`'s losses, tensors, completions and environment. */
   selectSeed: async (k) => (await started, selectSeed(k)),
   /** The last snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one

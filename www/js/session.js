@@ -26,7 +26,7 @@ export const transfers = [];
 
 export const state = {
   session: null, // the current experiment (a token: Step and Run notice a reset by it), null when none is live
-  runs: [], // every run: {algo, k, seed, worker, id, created, history, scores, error, deviceLost, steps, done}
+  runs: [], // every run: {algo, k, seed, worker, id, created, history, scores, flags, error, deviceLost, steps, done}
   seeds: 1, // runs per algorithm
   selected: 0, // the seed (index k) the losses, tensors, completions, env and timing show
   pool: 0, // workers the runs train in
@@ -114,7 +114,7 @@ export async function createRuns(fragment) {
     made.forEach((m, i) => m.status === 'fulfilled' && pool[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
     throw failed.reason;
   }
-  runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, error: null, deviceLost: null, steps: 0, done: false }));
+  runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, flags: [], error: null, deviceLost: null, steps: 0, done: false }));
   return { runs, choice };
 }
 
@@ -283,6 +283,7 @@ function onEvent(w, name, data) {
     state.steps = Math.max(...state.runs.map((x) => x.steps));
     if (r[algo]) run.history.push(r[algo]);
     run.scores = r.scores[algo] ?? run.scores;
+    run.flags = r.flags[algo] ?? run.flags;
     const lost = r[`${algo}_device_lost`];
     if (lost) {
       run.deviceLost = lost;

@@ -174,17 +174,18 @@ fn conditions(
             ),
         ));
     }
-    if let Some(first) = first.filter(|f| f.grad_norm > 0.0 && !before.is_empty()) {
-        if m.grad_norm == 0.0 || m.grad_norm < VANISHED_GRAD_SHARE * first.grad_norm {
-            held.push((
-                FlagKind::SignalVanished,
-                format!(
-                    "the gradient's norm fell to {:.2e} (from {:.2e} at the first update): the update no longer changes the policy. \
-                     Look at the groups' rewards (all equal?) and the entropy.",
-                    m.grad_norm, first.grad_norm
-                ),
-            ));
-        }
+    let vanished = |f: &&UpdateMetrics| {
+        f.grad_norm > 0.0 && !before.is_empty() && m.grad_norm < VANISHED_GRAD_SHARE * f.grad_norm
+    };
+    if let Some(first) = first.filter(vanished) {
+        held.push((
+            FlagKind::SignalVanished,
+            format!(
+                "the gradient's norm fell to {:.2e} (from {:.2e} at the first update): the update no longer changes the policy. \
+                 Look at the groups' rewards (all equal?) and the entropy.",
+                m.grad_norm, first.grad_norm
+            ),
+        ));
     }
     held
 }

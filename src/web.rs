@@ -322,21 +322,22 @@ struct Stepped {
     report: StepReport,
     done: bool,
     /// Each advanced algorithm's run scored so far (the page's summary table over seeds).
-    scores: Scores,
+    scores: ByAlgo<crate::stats::RunScores>,
     /// Each advanced algorithm's known failure modes so far, where each started.
-    flags: Flags,
+    flags: ByAlgo<Vec<crate::flags::Flag>>,
 }
 
+/// Something of each algorithm the session advances (`None` for one it does not).
 #[derive(Serialize)]
-struct Flags {
-    ppo: Option<Vec<crate::flags::Flag>>,
-    grpo: Option<Vec<crate::flags::Flag>>,
+struct ByAlgo<T> {
+    ppo: Option<T>,
+    grpo: Option<T>,
 }
 
-#[derive(Serialize)]
-struct Scores {
-    ppo: Option<crate::stats::RunScores>,
-    grpo: Option<crate::stats::RunScores>,
+impl<T> ByAlgo<T> {
+    fn of(f: impl Fn(Algos) -> Option<T>) -> Self {
+        Self { ppo: f(Algos::Ppo), grpo: f(Algos::Grpo) }
+    }
 }
 
 /// One update of each algorithm of session `id`.
@@ -350,8 +351,8 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e))?;
     let report = session.step().await;
     let done = session.done();
-    let scores = Scores { ppo: session.scores(Algos::Ppo), grpo: session.scores(Algos::Grpo) };
-    let flags = Flags { ppo: session.flags(Algos::Ppo), grpo: session.flags(Algos::Grpo) };
+    let scores = ByAlgo::of(|algo| session.scores(algo));
+    let flags = ByAlgo::of(|algo| session.flags(algo));
     let lost = report.ppo_device_lost.as_ref().or(report.grpo_device_lost.as_ref());
     WORKER.with_borrow_mut(|w| {
         // A lost device cannot be used again in this worker (nor initialised anew).

@@ -1,6 +1,6 @@
 //! Known failure modes, read off a run's metrics: each flag names the update where it starts,
-//! what it means and what to try. One pure function of the history ([`scan`]), so the page,
-//! `pvg report` and the tests read the same flags from the same numbers.
+//! what it means and what to try. One pure function of the history ([`scan`]), so the page and
+//! the tests read the same flags from the same numbers.
 //!
 //! A flag is raised at the first update of a stretch where its condition holds, and raised again
 //! only after the condition has been off for [`REARM_UPDATES`] updates: one line where a problem
@@ -21,7 +21,7 @@ pub const NO_SIGNAL_SHARE: f64 = 0.5;
 pub const ENTROPY_COLLAPSE_SHARE: f64 = 0.1;
 /// A KL (GRPO's to the reference, or the approx-KL between the acting and the updated policy) at
 /// this many times the median of the last [`RECENT_UPDATES`] updates' (GRPO's KL to the
-/// reference: its previous value, 0 before the first update, where policy and reference agree)...
+/// reference at the first update: 0, for policy and reference agree before it)...
 pub const KL_JUMP_FACTOR: f64 = 10.0;
 /// ...and above this (nats per step): SB3 suggests a `target_kl` of 0.01 to 0.05 and Spinning Up
 /// stops PPO's epochs at 1.5 × 0.01; beyond 0.05 an update has left the trust region.
@@ -126,9 +126,8 @@ fn conditions(
     let recent = |value: fn(&UpdateMetrics) -> Option<f64>| {
         median(before.iter().rev().take(RECENT_UPDATES).filter_map(value))
     };
-    let approx_kl_jump = (!before.is_empty())
-        .then(|| recent(|u| Some(u.approx_kl)))
-        .flatten()
+    // No baseline before the first update: the median of nothing.
+    let approx_kl_jump = recent(|u| Some(u.approx_kl))
         .filter(|&baseline| m.approx_kl > APPROX_KL_JUMP_FLOOR && m.approx_kl > KL_JUMP_FACTOR * baseline);
     // GRPO's reference KL is 0 before the first update: the policy starts as the reference.
     let reference_kl_jump = m.kl.filter(|&kl| kl > REFERENCE_KL_JUMP_FLOOR).filter(|&kl| {

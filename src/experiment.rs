@@ -281,6 +281,8 @@ pub struct Experiment {
     /// Each run's copy on the CPU, kept after every update when the runs survive the loss of
     /// their device ([`Experiment::surviving_device_loss`]).
     survival: Option<CpuCopies>,
+    /// What every update showed, when kept ([`Experiment::with_history`]).
+    pub history: Option<crate::history::History>,
 }
 
 /// The copies a run carries on from when its device is lost (`None` until the first update).
@@ -301,7 +303,14 @@ impl Experiment {
             grpo_track: Track::default(),
             algos: Algos::Both,
             survival: None,
+            history: None,
         }
+    }
+
+    /// Keep what every update shows (the page's scrubber), within [`crate::history`]'s budget.
+    pub fn with_history(mut self) -> Self {
+        self.history = Some(crate::history::History::default());
+        self
     }
 
     /// Keep a copy of each run on the CPU after every update, from which it carries on if its
@@ -422,6 +431,14 @@ impl Experiment {
             }
             false => None,
         };
+        if self.history.is_some() {
+            let text = self.config.run.env.task().is_some();
+            let ppo_part = ppo.is_some().then(|| crate::inspect::ppo_part(self));
+            let grpo_part = grpo.is_some().then(|| crate::inspect::grpo_part(self));
+            let history = self.history.as_mut().expect("checked");
+            ppo_part.into_iter().for_each(|part| history.ppo.record(part, text));
+            grpo_part.into_iter().for_each(|part| history.grpo.record(part, text));
+        }
         // Report an error, or a lost device, once: in the step where it happened.
         fn fresh<T>(before: Option<T>, now: Option<T>) -> Option<T> {
             if before.is_none() { now } else { None }

@@ -1,5 +1,6 @@
-//! The last update's tensors, as the page draws them: PPO's `(T, N)` rollout buffers and
-//! GRPO's padded `(T, G)` batch with its mask, plus GRPO's trajectories for replay.
+//! An update's tensors, as the page draws them: PPO's `(T, N)` rollout buffers and GRPO's padded
+//! `(T, G)` batch with its mask, GRPO's trajectories for replay and its groups' summaries. Taken
+//! from each algorithm's last update ([`snapshot`]); [`crate::history`] keeps them for earlier ones.
 
 use serde::Serialize;
 
@@ -53,8 +54,9 @@ pub struct CompletionView {
     pub truncated: bool,
 }
 
-/// Completions of the last update's batch: GRPO's last group (the G completions of one prompt,
-/// its columns of the padded batch), or the first completions PPO's rollout holds whole.
+/// Completions of an update's batch: GRPO's, every group's (group `k`'s G completions of one
+/// prompt are rows `k·G .. (k+1)·G`, its columns of the padded batch), or the first completions
+/// PPO's rollout holds whole.
 #[derive(Clone, Debug, Serialize)]
 pub struct Completions {
     /// Cells a row spans: GRPO's padded `T` (a shorter row is padding after its end), or PPO's
@@ -69,8 +71,53 @@ pub struct Completions {
 /// PPO's rows in the completions view, at most as many as GRPO's group.
 const PPO_COMPLETIONS: usize = 16;
 
+/// One GRPO group: G trajectories from one initial state (a text task's G completions of one
+/// prompt), and the spread of their returns that its advantages normalise.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupSummary {
+    /// A text task's prompt (`abc=`).
+    pub prompt: Option<String>,
+    pub mean: f32,
+    pub std: f32,
+    pub min: f32,
+    pub max: f32,
+    pub mean_length: f32,
+}
+
+impl GroupSummary {
+    /// The groups of `trajectories`, `g` consecutive ones each.
+    pub fn of(trajectories: &[crate::rollout::Trajectory], g: usize, text: bool) -> Vec<Self> {
+        trajectories
+            .chunks(g.max(1))
+            .map(|group| {
+                let returns: Vec<f64> = group.iter().map(|t| t.episode_return()).collect();
+                let n = returns.len() as f64;
+                let mean = returns.iter().sum::<f64>() / n;
+                let var = returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n;
+                let prompt = text.then(|| text::split_context(group[0].states[0].iter().map(|&t| t as usize)).0);
+                GroupSummary {
+                    prompt,
+                    mean: mean as f32,
+                    std: var.sqrt() as f32,
+                    min: returns.iter().copied().fold(f64::INFINITY, f64::min) as f32,
+                    max: returns.iter().copied().fold(f64::NEG_INFINITY, f64::max) as f32,
+                    mean_length: (group.iter().map(|t| t.len()).sum::<usize>() as f64 / n) as f32,
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Snapshot {
+    /// The update each algorithm's part is from (`None`: no part of that algorithm).
+    pub ppo_update: Option<usize>,
+    pub grpo_update: Option<usize>,
+    /// Whether each part holds that update's tensors (heatmaps, trajectories, each token's ratio
+    /// and KL), or only what every update keeps (completions, group summaries; see
+    /// [`crate::history`]).
+    pub ppo_tensors: bool,
+    pub grpo_tensors: bool,
     pub ppo: Vec<Heatmap>,
     pub grpo: Vec<Heatmap>,
     pub trajectories: Vec<TrajectoryView>,
@@ -79,12 +126,34 @@ pub struct Snapshot {
     /// For a text task.
     pub ppo_completions: Option<Completions>,
     pub grpo_completions: Option<Completions>,
+    /// GRPO's groups, in the batch's order.
+    pub groups: Vec<GroupSummary>,
+}
+
+impl Snapshot {
+    /// PPO's part of `ppo` beside GRPO's part of `grpo`.
+    pub fn merge(ppo: Snapshot, grpo: Snapshot) -> Snapshot {
+        Snapshot {
+            ppo_update: ppo.ppo_update,
+            ppo_tensors: ppo.ppo_tensors,
+            ppo: ppo.ppo,
+            ppo_completions: ppo.ppo_completions,
+            ..grpo
+        }
+    }
 }
 
 /// The tensors of each algorithm's last update (empty before the first).
 pub fn snapshot(e: &Experiment) -> Snapshot {
+    Snapshot::merge(ppo_part(e), grpo_part(e))
+}
+
+/// PPO's part of [`snapshot`] alone.
+pub fn ppo_part(e: &Experiment) -> Snapshot {
     let mut s = Snapshot { group_size: e.config.grpo.num_generations, ..Snapshot::default() };
     if let Some((r, advantages)) = &e.ppo.last_batch {
+        s.ppo_update = Some(e.ppo_track.history.len());
+        s.ppo_tensors = true;
         let (rows, cols) = (r.num_steps, r.num_envs);
         let plain = |name, values: Vec<f32>| Heatmap {
             name,
@@ -119,7 +188,17 @@ pub fn snapshot(e: &Experiment) -> Snapshot {
             s.ppo_completions = Some(ppo_completions(r, advantages));
         }
     }
+    s
+}
+
+/// GRPO's part of [`snapshot`] alone.
+pub fn grpo_part(e: &Experiment) -> Snapshot {
+    let mut s = Snapshot { group_size: e.config.grpo.num_generations, ..Snapshot::default() };
     if let Some(b) = &e.grpo.last_batch {
+        s.grpo_update = Some(e.grpo_track.history.len());
+        s.grpo_tensors = true;
+        let text = e.config.run.env.task().is_some();
+        s.groups = GroupSummary::of(&b.trajectories, s.group_size, text);
         let p = &b.padded;
         let (ratios, kl) = last_pass(b);
         let masked = |name, values: Vec<f32>| Heatmap {
@@ -140,8 +219,8 @@ pub fn snapshot(e: &Experiment) -> Snapshot {
         if let Some(kl) = &kl {
             s.grpo.push(masked("kl", kl.clone()));
         }
-        if e.config.run.env.task().is_some() {
-            s.grpo_completions = Some(grpo_completions(b, s.group_size, &ratios, kl.as_deref()));
+        if text {
+            s.grpo_completions = Some(grpo_completions(b, &ratios, kl.as_deref()));
         }
         s.trajectories = b
             .trajectories
@@ -233,12 +312,11 @@ fn last_pass(b: &GrpoBatch) -> (Vec<f32>, Option<Vec<f32>>) {
     (ratios, kl)
 }
 
-/// The last group of GRPO's batch: its trajectories are the padded batch's last `g` columns.
-fn grpo_completions(b: &GrpoBatch, g: usize, ratios: &[f32], kl: Option<&[f32]>) -> Completions {
+/// Every completion of GRPO's batch, in the order of the padded batch's columns.
+fn grpo_completions(b: &GrpoBatch, ratios: &[f32], kl: Option<&[f32]>) -> Completions {
     let p = &b.padded;
-    let first = p.width.saturating_sub(g);
     let column = |values: &[f32], j: usize, len: usize| (0..len).map(|t| values[t * p.width + j]).collect();
-    let rows = (first..p.width)
+    let rows = (0..p.width)
         .map(|j| {
             let tr = &b.trajectories[j];
             let len = tr.len();

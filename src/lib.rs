@@ -1,5 +1,6 @@
 //! PPO vs GRPO playground: the training core shared by the native CLI and the web page.
 
+pub mod ask;
 pub mod backend;
 pub mod config;
 pub mod env;
@@ -7,6 +8,7 @@ pub mod eval;
 pub mod experiment;
 pub mod flags;
 pub mod grpo;
+pub mod history;
 pub mod host;
 pub mod inspect;
 pub mod learner;

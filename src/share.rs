@@ -16,9 +16,10 @@ use crate::versions;
 /// The longest fragment accepted, in bytes (a shared link stays well under 1 kB in practice).
 pub const MAX_URL_LEN: usize = 2048;
 /// Keys a fragment may hold beyond the config's own.
-pub const PAGE_KEYS: [(&str, &str); 3] = [
+pub const PAGE_KEYS: [(&str, &str); 4] = [
     ("v", "the link's version: its keys are read against that version's defaults (absent: 1)"),
     ("run", "updates to replay on opening (0: none, `all`: until the budget is spent)"),
+    ("at", "the update the tensors, completions and replay show (absent: the latest); replays at least that many"),
     ("figure", "the one figure an embed shows: curves, losses, tensors, completions (a text task) or env"),
 ];
 /// Figures a page or an embed can show alone.
@@ -50,6 +51,8 @@ pub struct Parsed {
     /// Set when the code has changed since that version: results may differ in detail.
     pub notice: Option<String>,
     pub replay: Option<Replay>,
+    /// The update the page shows (`at`), within what it replays.
+    pub at: Option<u64>,
     pub figure: Option<String>,
     pub problems: Vec<Problem>,
 }
@@ -59,7 +62,7 @@ impl Parsed {
     /// A link that cannot be used, for the `problems` given: it opens `config` (the default
     /// experiment) at `version`, and nothing of the link is replayed or embedded.
     pub fn refused(config: ExperimentConfig, version: u32, problems: Vec<Problem>) -> Self {
-        Parsed { config, version, notice: None, replay: None, figure: None, problems }
+        Parsed { config, version, notice: None, replay: None, at: None, figure: None, problems }
     }
 }
 
@@ -136,9 +139,18 @@ pub fn parse_in(table: &[versions::Version], url: &str) -> Parsed {
     let defaults = versions::defaults_in(table, env, version);
     let mut config = defaults.clone();
     let mut replay = None;
+    let mut at = None;
     let mut figure = None;
     for (key, value) in pairs.iter().filter(|(k, _)| k != "env" && k != "v") {
         match key.as_str() {
+            "at" => match value.trim().parse::<u64>().ok().filter(|n| (1..=MAX_UPDATES).contains(n)) {
+                Some(n) => at = Some(n),
+                None => problems.push(Problem {
+                    key: key.clone(),
+                    message: format!("{value:?} is not an update (1 … {MAX_UPDATES})"),
+                    used: Some("the latest".into()),
+                }),
+            },
             "run" => match parse_replay(value) {
                 Ok(r) => replay = Some(r),
                 Err(message) => problems.push(Problem { key: key.clone(), message, used: None }),
@@ -169,17 +181,33 @@ pub fn parse_in(table: &[versions::Version], url: &str) -> Parsed {
             used: Some(conflict.fix),
         });
     }
-    Parsed { config, version, notice: versions::notice_in(table, version), replay, figure, problems }
+    // The page shows update `at` of what it replays: `at` alone replays that many updates.
+    match (at, replay) {
+        (Some(n), None | Some(Replay::Updates(0))) => replay = Some(Replay::Updates(n)),
+        (Some(n), Some(Replay::Updates(r))) if n > r => {
+            problems.push(Problem {
+                key: "at".into(),
+                message: format!("update {n} is after the {r} updates the link replays (run={r})"),
+                used: Some(r.to_string()),
+            });
+            at = Some(r);
+        }
+        _ => {}
+    }
+    Parsed { config, version, notice: versions::notice_in(table, version), replay, at, figure, problems }
 }
+
+/// The most updates a link replays (`run`) or shows (`at`).
+const MAX_UPDATES: u64 = 1_000_000;
 
 fn parse_replay(value: &str) -> Result<Replay, String> {
     match value.trim() {
         "all" => Ok(Replay::All),
         v => u64::parse(v)
             .ok()
-            .filter(|&n| n <= 1_000_000)
+            .filter(|&n| n <= MAX_UPDATES)
             .map(Replay::Updates)
-            .ok_or_else(|| format!("{v:?} is not a number of updates (0 … 1000000) or 'all'")),
+            .ok_or_else(|| format!("{v:?} is not a number of updates (0 … {MAX_UPDATES}) or 'all'")),
     }
 }
 
@@ -273,6 +301,24 @@ mod tests {
         assert_eq!(p.config.ppo.gamma, versions::defaults(EnvId::Pendulum, 1).ppo.gamma);
         assert_eq!(p.problems[1].used.as_deref(), Some("0.9"));
         assert!(p.problems.iter().all(|q| !q.message.is_empty()));
+    }
+
+    #[test]
+    fn at_names_an_update_within_what_the_link_replays() {
+        let p = parse("env=CartPole-v1&at=12");
+        assert_eq!((p.at, p.replay, p.problems.len()), (Some(12), Some(Replay::Updates(12)), 0));
+        let p = parse("env=CartPole-v1&run=40&at=12");
+        assert_eq!((p.at, p.replay), (Some(12), Some(Replay::Updates(40))));
+        let p = parse("env=CartPole-v1&run=all&at=12");
+        assert_eq!((p.at, p.replay), (Some(12), Some(Replay::All)));
+        let p = parse("env=CartPole-v1&run=10&at=12");
+        assert_eq!((p.at, p.replay), (Some(10), Some(Replay::Updates(10))));
+        assert_eq!(p.problems[0].used.as_deref(), Some("10"));
+        for bad in ["0", "-3", "x", "1.5", "99999999"] {
+            let p = parse(&format!("env=CartPole-v1&run=5&at={bad}"));
+            assert_eq!((p.at, p.problems[0].key.as_str()), (None, "at"), "at={bad}");
+            assert_eq!(p.replay, Some(Replay::Updates(5)));
+        }
     }
 
     #[test]

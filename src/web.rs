@@ -230,7 +230,8 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     // Rollouts act on a CPU copy of the weights: one tiny forward per env step is faster on
     // the CPU than a GPU round trip (see `ActingCopy`).
     let text = config.run.env.task().is_some();
-    let mut experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos);
+    // Every update is kept for the scrubber, within `history`'s budget.
+    let mut experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos).with_history();
     // On a GPU, each run keeps a copy of itself on the CPU to carry on from if the device is lost.
     if backend == "webgpu" {
         experiment = experiment.surviving_device_loss();
@@ -367,20 +368,28 @@ pub async fn step(id: u32) -> Result<JsValue, JsError> {
     to_js(&Stepped { report, done, scores, flags })
 }
 
-/// The last update's tensors of session `id`, by `transport`: `typed` (what the page uses), its
+/// The tensors of session `id`'s last update, or of update `at` (what the history kept of it:
+/// see [`crate::history`]), by `transport`: `typed` (what the page uses), its
 /// numeric arrays (heatmaps' values and masks, trajectories' states and actions) as typed
 /// arrays, which the worker hands to the page without copying (transferred), the rest as JSON
 /// text parsed; `typed-swb`, the rest built by serde-wasm-bindgen instead; `json`, all of it as
 /// JSON text parsed. The last two are kept for the benchmark (`tests/browser/bench.js`).
 #[wasm_bindgen]
-pub fn snapshot(id: u32, transport: &str) -> Result<JsValue, JsError> {
+pub fn snapshot(id: u32, transport: &str, at: Option<u32>) -> Result<JsValue, JsError> {
     WORKER.with_borrow(|w| match w.sessions.get(&id) {
-        Some(Some(e)) => match transport {
-            "typed" => typed_snapshot(inspect::snapshot(e), false),
-            "typed-swb" => typed_snapshot(inspect::snapshot(e), true),
-            "json" => to_js(&inspect::snapshot(e)),
-            other => Err(JsError::new(&format!("no transport {other:?}"))),
-        },
+        Some(Some(e)) => {
+            let s = match (at, &e.history) {
+                (None, _) => inspect::snapshot(e),
+                (Some(n), Some(h)) => h.snapshot(n as usize).map_err(|e| JsError::new(&e))?,
+                (Some(_), None) => return Err(JsError::new("this session keeps no history")),
+            };
+            match transport {
+                "typed" => typed_snapshot(s, false),
+                "typed-swb" => typed_snapshot(s, true),
+                "json" => to_js(&s),
+                other => Err(JsError::new(&format!("no transport {other:?}"))),
+            }
+        }
         Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
         None => Err(JsError::new(&format!("no session {id}"))),
     })
@@ -407,6 +416,91 @@ fn typed_snapshot(mut s: inspect::Snapshot, swb: bool) -> Result<JsValue, JsErro
         Reflect::set(&object, &key.into(), &value).map_err(|_| JsError::new("building a snapshot"))?;
     }
     Ok(object)
+}
+
+/// Session `id`'s config, and the policies of the algorithms it advances, by name.
+fn trained_policies(id: u32) -> Result<(ExperimentConfig, Vec<(&'static str, crate::policy::Policy)>), String> {
+    use crate::train::Algorithm;
+    WORKER.with_borrow(|w| match w.sessions.get(&id) {
+        Some(Some(e)) => {
+            let mut trained = Vec::new();
+            if e.scores(Algos::Ppo).is_some() {
+                trained.push(("ppo", e.ppo.policy().clone()));
+            }
+            if e.scores(Algos::Grpo).is_some() {
+                trained.push(("grpo", e.grpo.policy().clone()));
+            }
+            Ok((e.config.clone(), trained))
+        }
+        Some(None) => Err(format!("session {id} is stepping")),
+        None => Err(format!("no session {id}")),
+    })
+}
+
+/// Ask the models of session `id` (`prompt`, e.g. `dcba=`): the base's answers, and those of
+/// each algorithm the session advances (see [`crate::ask`]); a malformed prompt is an error
+/// saying what is wrong, and nothing else changes.
+#[wasm_bindgen]
+pub async fn complete(id: u32, prompt: String) -> Result<JsValue, JsError> {
+    let adapters = session_adapters(id).await?;
+    to_js(&crate::ask::ask_with(&adapters, &prompt).await.map_err(|e| JsError::new(&e))?)
+}
+
+/// The trained adapters of session `id`'s algorithms, as a file (see [`crate::ask::Adapters`]).
+#[wasm_bindgen]
+pub async fn adapters(id: u32) -> Result<Vec<u8>, JsError> {
+    Ok(session_adapters(id).await?.to_bytes())
+}
+
+async fn session_adapters(id: u32) -> Result<crate::ask::Adapters, JsError> {
+    let (config, trained) = trained_policies(id).map_err(|e| JsError::new(&e))?;
+    if config.run.env.task().is_none() {
+        return Err(JsError::new(&format!("{} is not a text task: only the language model has adapters", config.run.env)));
+    }
+    let mut models = Vec::new();
+    for (name, policy) in trained {
+        let params = crate::ask::Adapters::read(&policy).await.map_err(|e| JsError::new(&e.to_string()))?;
+        models.push((name.to_string(), params));
+    }
+    Ok(crate::ask::Adapters { fragment: share::to_fragment(&config, &[]), models })
+}
+
+/// Two adapters files of one experiment (PPO's worker's and GRPO's) as one.
+#[wasm_bindgen(js_name = mergeAdapters)]
+pub fn merge_adapters(a: Vec<u8>, b: Vec<u8>) -> Result<Vec<u8>, JsError> {
+    let mut a = crate::ask::Adapters::from_bytes(&a).map_err(|e| JsError::new(&e))?;
+    let b = crate::ask::Adapters::from_bytes(&b).map_err(|e| JsError::new(&e))?;
+    if a.fragment != b.fragment {
+        return Err(JsError::new("the two adapters files are of different experiments"));
+    }
+    a.models.extend(b.models);
+    Ok(a.to_bytes())
+}
+
+/// The experiment (its link's fragment) an adapters file belongs to, or why it cannot be read.
+#[wasm_bindgen(js_name = adaptersFragment)]
+pub fn adapters_fragment(bytes: Vec<u8>) -> Result<String, JsError> {
+    crate::ask::Adapters::from_bytes(&bytes).map(|a| a.fragment).map_err(|e| JsError::new(&e))
+}
+
+/// Ask the base and the models of an adapters file (one the page loaded), as [`complete`].
+#[wasm_bindgen(js_name = completeWith)]
+pub async fn complete_with(bytes: Vec<u8>, prompt: String) -> Result<JsValue, JsError> {
+    let adapters = crate::ask::Adapters::from_bytes(&bytes).map_err(|e| JsError::new(&e))?;
+    to_js(&crate::ask::ask_with(&adapters, &prompt).await.map_err(|e| JsError::new(&e))?)
+}
+
+/// What session `id`'s history holds, `{ppo, grpo}`, each `{updates, full_updates, bytes}`.
+#[wasm_bindgen]
+pub fn held(id: u32) -> Result<JsValue, JsError> {
+    WORKER.with_borrow(|w| match w.sessions.get(&id) {
+        Some(Some(e)) => {
+            let h = e.history.as_ref();
+            to_js(&ByAlgo { ppo: h.map(|h| h.ppo.held()), grpo: h.map(|h| h.grpo.held()) })
+        }
+        Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
+        None => Err(JsError::new(&format!("no session {id}"))),
+    })
 }
 
 /// For tests of the page: the next update of `algo` (`ppo` or `grpo`) in session `id` fails

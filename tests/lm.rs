@@ -322,7 +322,7 @@ fn pretraining_is_deterministic_from_its_seed() {
 }
 
 #[test]
-fn the_completions_view_shows_the_last_group_as_the_padded_batch_holds_it() {
+fn the_completions_view_shows_every_group_as_the_padded_batch_holds_it() {
     use playground::experiment::Experiment;
     let device = Device::flex();
     let mut e = Experiment::new(config(EnvId::LmReverse), &device.clone().autodiff(), &device);
@@ -331,10 +331,14 @@ fn the_completions_view_shows_the_last_group_as_the_padded_batch_holds_it() {
     let group = s.grpo_completions.expect("a text task has completions");
     let mask = s.grpo.iter().find(|h| h.name == "mask").unwrap();
     let (g, width) = (4, mask.cols);
-    assert_eq!((group.rows.len(), group.steps, group.padded), (g, mask.rows, true));
+    assert_eq!((group.rows.len(), group.steps, group.padded), (width, mask.rows, true));
+    assert_eq!(s.groups.len(), width / g);
     let batch = e.grpo.last_batch.as_ref().unwrap();
-    for (i, row) in group.rows.iter().enumerate() {
-        let j = width - g + i;
+    for (j, row) in group.rows.iter().enumerate() {
+        // Row j is column j of the batch; its group's summary holds its prompt and reward.
+        let summary = &s.groups[j / g];
+        assert_eq!(summary.prompt.as_deref(), Some(row.prompt.as_str()));
+        assert!(summary.min as f64 <= row.reward && row.reward <= summary.max as f64);
         let trajectory = &batch.trajectories[j];
         // The prompt is the env's, the tokens are the actions, as many as the column's valid cells.
         let problem: String = trajectory.states[0][1..].iter().map(|&t| text_of(t)).collect();
@@ -452,5 +456,96 @@ fn a_batch_without_signal_leaves_a_policy_still_at_its_reference() {
         // The sampler's key/value-cache scores against the one-pass scores: rounding only.
         assert!(m.approx_kl < 1e-6, "{loss}: {m:?}");
         assert!(parts(grpo.policy()).adapters == before, "{loss}: the adapters moved");
+    }
+}
+
+/// Asking the model: the page's and the CLI's answers come from an adapters file, and a file
+/// written from a run gives exactly the answers of that run's live policy; the base's answers are
+/// those of the shipped base; the samples are the same every time.
+#[test]
+fn asked_through_an_adapters_file_a_model_answers_as_the_live_policy_does() {
+    use playground::ask::{self, Adapters};
+    use playground::experiment::Experiment;
+    let device = Device::flex();
+    let learner = device.clone().autodiff();
+    let c = config(EnvId::LmReverse);
+    let mut e = Experiment::new(c.clone(), &learner, &device);
+    for _ in 0..3 {
+        pollster::block_on(e.step());
+    }
+    let read = |p: &Policy| pollster::block_on(Adapters::read(p)).unwrap();
+    let file = Adapters {
+        fragment: playground::share::to_fragment(&c, &[]),
+        models: vec![("ppo".into(), read(e.ppo.policy())), ("grpo".into(), read(e.grpo.policy()))],
+    };
+    assert!(file.models[1].1.iter().flatten().any(|&x| x != 0.0), "trained adapters");
+    let file = Adapters::from_bytes(&file.to_bytes()).unwrap();
+    let from_file = pollster::block_on(ask::ask_with(&file, "dcba=")).unwrap();
+    let base = Policy::for_run(&c.run, &learner, &mut Rng::seed_from_u64(99));
+    let live = pollster::block_on(ask::ask(
+        EnvId::LmReverse,
+        "dcba",
+        c.run.temperature,
+        &[("base", &base), ("ppo", e.ppo.policy()), ("grpo", e.grpo.policy())],
+        &learner,
+    ))
+    .unwrap();
+    assert_eq!(from_file, live);
+    assert_eq!(from_file.answer, "abcd");
+    let names: Vec<&str> = from_file.models.iter().map(|m| m.model.as_str()).collect();
+    assert_eq!(names, ["base", "ppo", "grpo"]);
+    for m in &from_file.models {
+        let drawn: usize = m.samples.iter().map(|c| c.count).sum();
+        assert_eq!(drawn, ask::SAMPLES);
+        assert!(m.samples.windows(2).all(|w| w[0].probability >= w[1].probability));
+        for c in std::iter::once(&m.greedy).chain(&m.samples) {
+            assert_eq!(c.right, c.ended && c.text == "abcd", "{c:?}");
+            assert!(c.probability > 0.0 && c.probability <= 1.0);
+        }
+    }
+    assert_eq!(pollster::block_on(ask::ask_with(&file, "dcba")).unwrap(), from_file, "the same every time");
+    // A file of another shape is refused with a message.
+    let mut bad = file.clone();
+    bad.models[0].1.pop();
+    assert!(bad.policies(&learner).unwrap_err().contains("do not fit"));
+    assert!(pollster::block_on(ask::ask_with(&file, "xyz=")).unwrap_err().contains("alphabet"));
+}
+
+/// The history of a text run keeps every update's completions, and its full tensors as
+/// `history::keeps` says; the kept update is exactly what the snapshot showed then.
+#[test]
+fn a_text_run_s_history_gives_back_each_update_as_it_was_shown() {
+    use playground::experiment::Experiment;
+    let device = Device::flex();
+    let mut e = Experiment::new(config(EnvId::LmReverse), &device.clone().autodiff(), &device).with_history();
+    let mut shown = Vec::new();
+    for _ in 0..12 {
+        pollster::block_on(e.step());
+        shown.push(serde_json::to_value(playground::inspect::snapshot(&e)).unwrap());
+    }
+    let h = e.history.as_ref().unwrap();
+    for n in 1..=12 {
+        let s = h.snapshot(n).unwrap();
+        let got = serde_json::to_value(&s).unwrap();
+        let want = &shown[n - 1];
+        if playground::history::keeps(12, n) {
+            // A text task's contexts are not kept (the page draws completions instead).
+            let mut want = want.clone();
+            want["trajectories"] = serde_json::json!([]);
+            assert_eq!(got, want, "update {n}");
+        } else {
+            assert!(!s.grpo_tensors && s.grpo.is_empty() && s.ppo.is_empty(), "update {n}");
+            for part in ["grpo_completions", "ppo_completions"] {
+                let rows = |v: &serde_json::Value| v[part]["rows"].as_array().unwrap().clone();
+                let strip = |mut r: serde_json::Value| {
+                    r["ratios"] = serde_json::Value::Null;
+                    r["kl"] = serde_json::Value::Null;
+                    r
+                };
+                let want: Vec<_> = rows(want).into_iter().map(strip).collect();
+                assert_eq!(rows(&got), want, "update {n}: {part}");
+            }
+            assert_eq!(got["groups"], want["groups"]);
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! `pvg`: the playground's native command line: train, compare, bench, replay, keys.
+//! `pvg`: the playground's native command line: train, compare, report, bench, complete, replay,
+//! keys, pretrain.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -16,9 +17,10 @@ mod cli {
 
     use burn::prelude::*;
     use clap::{Parser, Subcommand, ValueEnum};
-    use playground::config::ExperimentConfig;
+    use playground::config::{ExperimentConfig, ParamValue};
     use playground::env::EnvId;
     use playground::eval::evaluate;
+    use playground::ask::Adapters;
     use playground::experiment::{GrpoRun, Track};
     use playground::metrics::UpdateMetrics;
     use playground::ppo::Ppo;
@@ -76,6 +78,31 @@ mod cli {
             /// GPU (needs a build with `--features native-wgpu`); rollouts act on the CPU either way
             #[arg(long, value_enum, default_value_t = Learner::Cpu)]
             learner: Learner,
+            /// Stop after this many updates, as the page's `run=N` does (default: the budget)
+            #[arg(long)]
+            updates: Option<usize>,
+            /// A text task: write the trained LoRA adapters here, for `pvg complete` (the page
+            /// downloads and loads the same format)
+            #[arg(long)]
+            save_adapters: Option<PathBuf>,
+        },
+        /// Ask a text task's model: a prompt completed by the shipped base and by each model of
+        /// an adapters file — greedy, and sampled with probabilities — as the page's "Ask the
+        /// model" does
+        Complete {
+            /// The text task (default: the adapters' own)
+            #[arg(long)]
+            env: Option<String>,
+            /// Trained adapters (`pvg train --save-adapters`, or the page's download);
+            /// repeatable: PPO's file and GRPO's file of one experiment. None: the base alone
+            #[arg(long)]
+            adapters: Vec<PathBuf>,
+            /// The prompt, e.g. dcba=
+            #[arg(long)]
+            prompt: String,
+            /// Print the answers as JSON (as `window.playground.complete` returns them)
+            #[arg(long)]
+            json: bool,
         },
         /// Train PPO and GRPO over several seeds (one `pvg train` process per run, --jobs at a
         /// time) and compare them: IQM or mean with 95% bootstrap intervals, P(PPO > GRPO)
@@ -175,7 +202,7 @@ mod cli {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Train { experiment, algo, out, eval_episodes, eval_every, learner } => {
+            Command::Train { experiment, algo, out, eval_episodes, eval_every, learner, updates, save_adapters } => {
                 config(&experiment)
                     .inspect(|c| {
                         if c.run.seeds > 1 {
@@ -193,7 +220,7 @@ mod cli {
                     .and_then(
                     |(c, d)| {
                         let evals = Evals { episodes: episodes(&c, eval_episodes), every: eval_every };
-                        train(&c, algo, out, evals, &d)
+                        train(&c, algo, out, evals, &d, Stop { updates, save_adapters })
                     },
                 )
             }
@@ -213,6 +240,7 @@ mod cli {
             Command::Bench { experiment, runs, warmup, updates, json, learner } => config(&experiment)
                 .and_then(|c| learner_device(learner).map(|d| (c, d)))
                 .and_then(|(c, d)| bench(&c, runs, warmup, updates, json, &d)),
+            Command::Complete { env, adapters, prompt, json } => complete(env.as_deref(), &adapters, &prompt, json),
             Command::Replay { file, tolerance } => replay(&file, tolerance),
             Command::Keys => {
                 print!("{}", playground::share::keys_markdown());
@@ -345,6 +373,15 @@ mod cli {
         history: Vec<UpdateMetrics>,
         eval_returns: Vec<f64>,
         error: Option<String>,
+        /// A text task's trained adapters.
+        adapters: Option<Vec<Vec<f32>>>,
+    }
+
+    /// Where `pvg train` stops early, and what it keeps of the trained policy.
+    #[derive(Default)]
+    struct Stop {
+        updates: Option<usize>,
+        save_adapters: Option<PathBuf>,
     }
 
     /// The deterministic evaluations of a run: `episodes` at the end, and every `every`
@@ -358,15 +395,16 @@ mod cli {
     /// Train until the step budget is spent, calling `on_update` after each update (with the
     /// mean return of a deterministic evaluation when one was due), then evaluate the final
     /// policy deterministically.
-    fn run<A: Algorithm>(
+    fn run<A: Algorithm<Policy = playground::policy::Policy>>(
         mut alg: A,
         c: &ExperimentConfig,
         evals: Evals,
+        max_updates: Option<usize>,
         mut on_update: impl FnMut(&UpdateMetrics, Option<f64>),
     ) -> Result<Summary, String> {
         let periodic = Evaluation::of(&c.run, evals.episodes, evals.every);
         let mut track = Track { evaluation: Some(periodic), ..Track::default() };
-        while track.active() {
+        while track.active() && max_updates.is_none_or(|n| track.history.len() < n) {
             if let Some(m) = pollster::block_on(track.advance(&mut alg, None, c.run.total_steps)) {
                 on_update(&m, m.eval_mean_return);
             }
@@ -376,7 +414,11 @@ mod cli {
         } else {
             Vec::new()
         };
-        Ok(Summary { history: track.history, eval_returns, error: track.error })
+        let adapters = match c.run.env.task() {
+            Some(_) => Some(pollster::block_on(Adapters::read(alg.policy())).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(Summary { history: track.history, eval_returns, error: track.error, adapters })
     }
 
     /// Episodes of the final evaluation: as asked, else 20, or a text task's held-out prompts
@@ -389,6 +431,7 @@ mod cli {
         algo: Algo,
         c: &ExperimentConfig,
         learner: &Device,
+        max_updates: Option<usize>,
         f: impl FnOnce(
             Box<
                 dyn FnOnce(&mut dyn FnMut(&UpdateMetrics, Option<f64>), Evals) -> Result<Summary, String>
@@ -398,8 +441,8 @@ mod cli {
     ) -> T {
         let acting = Device::flex();
         match algo {
-            Algo::Ppo => f(Box::new(move |cb, e| run(Ppo::new(c, learner, &acting), c, e, cb))),
-            Algo::Grpo => f(Box::new(move |cb, e| run(GrpoRun::new(c, learner, &acting), c, e, cb))),
+            Algo::Ppo => f(Box::new(move |cb, e| run(Ppo::new(c, learner, &acting), c, e, max_updates, cb))),
+            Algo::Grpo => f(Box::new(move |cb, e| run(GrpoRun::new(c, learner, &acting), c, e, max_updates, cb))),
         }
     }
 
@@ -455,7 +498,11 @@ mod cli {
         out: Option<PathBuf>,
         evals: Evals,
         learner: &Device,
+        stop: Stop,
     ) -> Result<(), String> {
+        if stop.save_adapters.is_some() && c.run.env.task().is_none() {
+            return Err(format!("--save-adapters: {} is not a text task (only the language model has adapters)", c.run.env));
+        }
         let mut sink: Box<dyn Write> = match &out {
             Some(path) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
@@ -465,7 +512,7 @@ mod cli {
         let mut report = progress(algo, c.run.total_steps);
         let mut write_err = None;
         let text = c.run.env.task().is_some();
-        let summary = with_algo(algo, c, learner, |go| {
+        let summary = with_algo(algo, c, learner, stop.updates, |go| {
             go(
                 &mut |m, periodic| {
                     report(m);
@@ -488,6 +535,11 @@ mod cli {
             writeln!(sink, "{}", stamped(line, c, algo))
                 .map_err(|e| e.to_string())?;
             return Err(e.to_string());
+        }
+        if let (Some(path), Some(params)) = (&stop.save_adapters, &summary.adapters) {
+            let file = Adapters { fragment: experiment_of(c), models: vec![(name(algo).to_string(), params.clone())] };
+            std::fs::write(path, file.to_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("{}: adapters written to {}", name(algo), path.display());
         }
         let (m, s) = mean_std(&summary.eval_returns);
         let mut last = serde_json::json!({
@@ -523,6 +575,52 @@ mod cli {
             summary.history.last().map_or(0, |h| h.env_steps),
             summary.eval_returns.len()
         );
+        Ok(())
+    }
+
+    /// `pvg complete`: the base's and each adapters file's models' answers to `prompt`.
+    fn complete(env: Option<&str>, files: &[PathBuf], prompt: &str, json: bool) -> Result<(), String> {
+        let mut fragment: Option<String> = None;
+        let mut models = Vec::new();
+        for path in files {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let file = Adapters::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            match &fragment {
+                Some(f) if *f != file.fragment => {
+                    return Err(format!("{} is from another experiment ({}) than the first file ({f})", path.display(), file.fragment));
+                }
+                _ => fragment = Some(file.fragment.clone()),
+            }
+            models.extend(file.models);
+        }
+        let adapters = match fragment {
+            Some(fragment) => Adapters { fragment, models },
+            None => {
+                let env = EnvId::parse(env.unwrap_or("")).map_err(|e| format!("--env: {e} (or give --adapters)"))?;
+                Adapters { fragment: playground::share::to_fragment(&ExperimentConfig::for_env(env), &[]), models }
+            }
+        };
+        let config = adapters.config();
+        if let Some(env) = env {
+            let asked = EnvId::parse(env)?;
+            if asked != config.run.env {
+                return Err(format!("--env {asked}, but the adapters are of {}", config.run.env));
+            }
+        }
+        let answers = pollster::block_on(playground::ask::ask_with(&adapters, prompt))?;
+        if json {
+            println!("{}", serde_json::to_string(&answers).map_err(|e| e.to_string())?);
+            return Ok(());
+        }
+        println!("{}  (right answer: {}; {} samples at temperature {})", answers.prompt, answers.answer, answers.samples, answers.temperature);
+        for m in &answers.models {
+            let mark = |c: &playground::ask::Completion| if c.right { "right" } else { "wrong" };
+            let show = |c: &playground::ask::Completion| format!("{:<7} {} p={:.4}", format!("{:?}", c.text), mark(c), c.probability);
+            println!("{:<5} greedy  {}", m.model, show(&m.greedy));
+            for c in &m.samples {
+                println!("{:<5} sampled {}  ×{}", "", show(c), c.count);
+            }
+        }
         Ok(())
     }
 

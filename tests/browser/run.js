@@ -3,7 +3,7 @@
 // Debian's Firefox ESR, headless, driven over WebDriver BiDi by puppeteer-core (firefox.js): the
 // tests a visitor's path goes through, and the two engines against each other.
 //
-//   node tests/browser/run.js [dist-dir] [name-filter]      ENGINES=firefox runs one engine
+//   node tests/browser/run.js [dist-dir] [name-filter, | between alternatives]      ENGINES=firefox runs one engine
 //
 // Ends with a line `N passed, N failed` over both engines; the exit code is non-zero when any
 // test failed.
@@ -36,7 +36,7 @@ async function runEngine(engine, ctx) {
   let passed = 0;
   let failed = 0;
   const t0 = Date.now();
-  for (const { name, fn } of tests.filter((t) => t.engines.includes(engine) && t.name.includes(filter))) {
+  for (const { name, fn } of tests.filter((t) => t.engines.includes(engine) && filter.split('|').some((f) => t.name.includes(f)))) {
     const t = Date.now();
     try {
       await fn(ctx);

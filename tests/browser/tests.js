@@ -540,13 +540,15 @@ test('a text task on the page: the LM trains, its completions are padded and mas
   assert.ok(!(await page.isVisible('#env-canvas')));
 
   const snap = await page.evaluate(() => window.playground.snapshot());
-  const group = snap.grpo_completions;
-  assert.equal(group.rows.length, 8, 'one row per completion of the last prompt');
+  assert.equal(snap.grpo_completions.rows.length, 16, 'one row per completion: 2 prompts × 8');
+  assert.equal(snap.groups.length, 2);
+  const group = { ...snap.grpo_completions, rows: snap.grpo_completions.rows.slice(8) };
   const mask = snap.grpo.find((h) => h.name === 'mask');
   const g = mask.cols;
   assert.equal(group.steps, mask.rows);
   group.rows.forEach((row, i) => {
     assert.ok(row.prompt.endsWith('=') && row.prompt === group.rows[0].prompt, `one prompt: ${row.prompt}`);
+    assert.equal(row.prompt, snap.groups[1].prompt, "the group's summary names its prompt");
     const j = g - 8 + i; // the last group is the batch's last G columns
     const valid = Array.from({ length: mask.rows }, (_, t) => mask.values[t * g + j]).filter((v) => v > 0).length;
     assert.equal(row.tokens.length, valid, `row ${i}: its tokens are the mask's valid cells`);
@@ -597,7 +599,7 @@ for (const task of ['reverse', 'add', 'sort']) {
       first[backend] = await metrics(page);
       checkHistory(first[backend], 1, `lm-${task} on ${backend}`);
       const snap = await page.evaluate(() => window.playground.snapshot());
-      assert.equal(snap.grpo_completions.rows.length, 8);
+      assert.equal(snap.grpo_completions.rows.length, 16);
       assert.ok(snap.grpo_completions.rows.every((r) => r.tokens.length <= snap.grpo_completions.steps));
       assert.deepEqual(errors, []);
       await page.close();
@@ -790,7 +792,7 @@ test('figure=completions embeds a text task\'s completions alone, replayed from 
     [...document.querySelectorAll('.figures > figure')].filter((f) => f.offsetParent !== null).map((f) => f.id),
   );
   assert.deepEqual(shown, ['fig-completions']);
-  assert.equal((await page.evaluate(() => window.playground.snapshot())).grpo_completions.rows.length, 8);
+  assert.equal((await page.evaluate(() => window.playground.snapshot())).grpo_completions.rows.length, 16);
   await page.close();
 });
 
@@ -1003,3 +1005,168 @@ test('Chromium and Firefox replay the same CartPole and lm-reverse links to iden
     }
   }
 }, ['firefox']);
+
+// ---------------------------------------------------------------- reading a run: the scrubber, groups, asking the model
+
+/** The values a heatmap canvas draws now, by its name, in `container`. */
+const drawn = (page, container, name) =>
+  page.evaluate(([c, n]) => {
+    const canvas = document.querySelector(`#${c} canvas[data-name="${n}"]`);
+    return canvas && { values: Array.from(canvas.map.values), cols: canvas.map.cols, first: canvas.map.first_col ?? 0 };
+  }, [container, name]);
+
+test('the scrubber: arrow keys select an earlier update, whose tensors the page draws as snapshot(n) gives them; at=N opens there', async (ctx) => {
+  const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
+  await step(page, 12);
+  assert.equal(await page.evaluate(() => window.playground.at()), null, 'following the latest');
+  await page.waitForFunction(() => document.getElementById('update-label').textContent === '12 of 12 (latest)');
+  await page.focus('#update-slider');
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction(() => window.playground.at() === 9 && window.playground.snapshot().ppo_update === 9);
+  await page.waitForFunction(() => /^9 of 12$/.test(document.getElementById('update-label').textContent));
+  const nine = await page.evaluate(() => window.playground.snapshot(9));
+  assert.equal(nine.ppo_tensors && nine.grpo_tensors, true, 'one of the last 8: kept whole');
+  await page.waitForFunction(() => {
+    document.getElementById('fig-tensors').scrollIntoView();
+    return document.querySelector('#heatmaps-ppo canvas[data-name="advantages"]')?.map;
+  });
+  await page.waitForFunction((want) => {
+    const map = document.querySelector('#heatmaps-ppo canvas[data-name="advantages"]')?.map;
+    // The page's values are float32 (typed arrays), snapshot(n)'s JSON numbers written from them.
+    return map && map.values.length === want.length && map.values.every((v, i) => v === Math.fround(want[i]));
+  }, nine.ppo.find((m) => m.name === 'advantages').values);
+  const latest = await page.evaluate(() => window.playground.snapshot(12));
+  const advantages = (snap) => snap.ppo.find((m) => m.name === 'advantages').values;
+  assert.notDeepEqual(advantages(nine), advantages(latest), 'another update, other values');
+  const grpo = await drawn(page, 'heatmaps-grpo', 'rewards');
+  assert.deepEqual(grpo.values, nine.grpo.find((m) => m.name === 'rewards').values.map(Math.fround));
+  // An update outside the kept ones: its groups are there, its tensors not, and the page says so.
+  const three = await page.evaluate(() => window.playground.snapshot(3));
+  assert.equal(three.ppo_tensors || three.grpo_tensors, false);
+  assert.ok(three.groups.length > 0 && three.ppo_update === 3);
+  await page.evaluate(() => window.playground.scrubTo(3));
+  await page.waitForFunction(() => /were not kept/.test(document.querySelector('#heatmaps-ppo .empty')?.textContent ?? ''));
+  await page.waitForFunction(() => /tensors not kept/.test(document.getElementById('update-label').textContent));
+  await assert.rejects(page.evaluate(() => window.playground.snapshot(99)), /there is no update 99/);
+  // The link names the update shown; opened, the page replays the run and shows that update.
+  await page.evaluate(() => window.playground.scrubTo(9));
+  const url = await page.evaluate(() => window.playground.shareUrl());
+  assert.match(url, /&run=12&at=9$/);
+  const memory = await page.evaluate(() => window.playground.memory());
+  for (const algo of ['ppo', 'grpo']) {
+    const { held, wasm_bytes } = memory[algo];
+    assert.equal(held.updates, 12);
+    assert.deepEqual(held.full_updates, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12], algo);
+    assert.ok(held.bytes > 0 && wasm_bytes > held.bytes, JSON.stringify(memory[algo]));
+  }
+  // Back to the latest: the end of the slider follows the runs again.
+  await page.click('#btn-latest');
+  await page.waitForFunction(() => window.playground.at() === null && window.playground.snapshot().ppo_update === 12);
+  await step(page, 1);
+  await page.waitForFunction(() => window.playground.snapshot().ppo_update === 13);
+  await page.close();
+  const { page: opened, errors: openErrors } = await open(ctx, url.slice(url.indexOf('#')));
+  await opened.waitForFunction(bothUpdated, 12, { timeout: LOAD_MS });
+  await opened.waitForFunction(() => window.playground.snapshot()?.ppo_update === 9 && window.playground.snapshot()?.grpo_update === 9);
+  assert.equal(await opened.evaluate(() => window.playground.at()), 9);
+  const reopened = await opened.evaluate(() => window.playground.snapshot());
+  // The page's float32 values against snapshot(n)'s JSON numbers written from them.
+  const float32 = (maps) => maps.map((m) => m.values.map(Math.fround));
+  assert.deepEqual(reopened.ppo.map((m) => m.values), float32(nine.ppo));
+  assert.deepEqual(reopened.grpo.map((m) => m.values), float32(nine.grpo));
+  await opened.close();
+  assert.deepEqual([...errors, ...openErrors], []);
+});
+
+test('a batch with more rows than fit is shown one group at a time, its prompt beside it', async (ctx) => {
+  // 6 prompts × 8 completions: 48 rows, more than a heatmap fits at 4 pixels a row.
+  const { page, errors } = await open(ctx, `#${LM.replace('grpo.groups_per_update=2', 'grpo.groups_per_update=6')}&backend=cpu`);
+  await step(page, 1);
+  await page.waitForFunction(() => {
+    document.getElementById('fig-tensors').scrollIntoView();
+    return document.querySelector('#heatmaps-grpo canvas[data-name="mask"]')?.map;
+  });
+  const snap = await page.evaluate(() => window.playground.snapshot());
+  assert.equal(snap.groups.length, 6);
+  let mask = await drawn(page, 'heatmaps-grpo', 'mask');
+  assert.deepEqual([mask.cols, mask.first], [8, 40], 'the last group by default');
+  const options = await page.$$eval('#group-select option', (os) => os.map((o) => o.textContent));
+  assert.equal(options.length, 6, 'no "all": 48 rows do not fit');
+  assert.ok(options.every((o, k) => o.startsWith(`${k} · ${snap.groups[k].prompt}`)), options.join(' | '));
+  await page.selectOption('#group-select', '2');
+  await page.waitForFunction(() => document.querySelector('#heatmaps-grpo canvas[data-name="mask"]').map.first_col === 16);
+  mask = await drawn(page, 'heatmaps-grpo', 'mask');
+  const full = snap.grpo.find((m) => m.name === 'mask');
+  const column = (values, cols, c) => Array.from({ length: full.rows }, (_, t) => values[t * cols + c]);
+  for (let c = 0; c < 8; c++) assert.deepEqual(column(mask.values, 8, c), column(full.values, full.cols, 16 + c).map(Math.fround));
+  const heights = await page.evaluate(() => document.querySelector('#heatmaps-grpo canvas[data-name="mask"]').height);
+  assert.ok(heights / 8 >= 4, `a row is at least 4 pixels: ${heights}`);
+  await page.close();
+  assert.deepEqual(errors, []);
+});
+
+/** Two sets of answers are the same: every completion, mark and count, and probabilities equal
+ *  to a relative 1e-4 (the native CLI's float sums differ from the wasm's in the last bits). */
+function sameAnswers(actual, expected) {
+  const probabilities = [];
+  const strip = (answers) =>
+    JSON.parse(JSON.stringify(answers, (key, value) => (key === 'probability' ? (probabilities.push(value), 0) : value)));
+  assert.deepEqual(strip(actual), strip(expected));
+  const half = probabilities.length / 2;
+  for (let i = 0; i < half; i++) {
+    const [a, b] = [probabilities[i], probabilities[half + i]];
+    assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(a, b), `probability ${a} against ${b}`);
+  }
+}
+
+/** The `pvg` binary the Rust tests built (`PVG` to name another). */
+const PVG = process.env.PVG ?? 'target/debug/pvg';
+
+test('ask the model: the base, PPO and GRPO answer a prompt; a bad prompt gets a message; the adapters download, load back, and pvg complete gives the same answers', async (ctx) => {
+  const { execFileSync } = await import('node:child_process');
+  const { page, errors } = await open(ctx, `#${LM}&backend=cpu`);
+  await step(page, 2);
+  const answers = await page.evaluate(() => window.playground.complete('dcba='));
+  assert.equal(answers.prompt, 'dcba=');
+  assert.equal(answers.answer, 'abcd');
+  assert.deepEqual(answers.models.map((m) => m.model), ['base', 'ppo', 'grpo']);
+  for (const m of answers.models) {
+    assert.equal(m.samples.reduce((n, c) => n + c.count, 0), answers.samples);
+    for (const c of [m.greedy, ...m.samples]) assert.equal(c.right, c.ended && c.text === 'abcd');
+  }
+  await page.waitForFunction(() => document.querySelectorAll('#ask-answers section').length === 3);
+  assert.match(await page.textContent('#ask-answers section[data-model="grpo"]'), /GRPO.*p = /s);
+  // A malformed prompt: a message in the box; the answers and the runs stay.
+  const before = await metrics(page);
+  await assert.rejects(page.evaluate(() => window.playground.complete('dcbz=')), /'z' is not in lm-reverse's alphabet/);
+  assert.match(await page.textContent('#ask-error'), /'z' is not in lm-reverse's alphabet/);
+  await assert.rejects(page.evaluate(() => window.playground.complete('abcdefgh=')), /2 to 5 letters/);
+  assert.ok(await page.isHidden('#problems'));
+  assert.equal(await page.locator('#ask-answers section').count(), 3);
+  assert.deepEqual(await metrics(page), before);
+  await step(page, 1);
+  assert.equal((await metrics(page)).ppo.length, 3, 'the page still steps');
+  const again = await page.evaluate(() => window.playground.complete('dcba='));
+  // The adapters file, downloaded, then loaded back: the same answers.
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click('#btn-adapters-download')]);
+  assert.match(file.suggestedFilename(), /^lm-reverse-seed5-update3\.lora$/);
+  const dir = await mkdtemp(join(tmpdir(), 'pvg-adapters-'));
+  const path = join(dir, file.suggestedFilename());
+  await writeFile(path, await readFile(await file.path()));
+  const bytes = await readFile(path);
+  assert.deepEqual(Array.from(bytes), await page.evaluate(() => window.playground.adapters()));
+  await page.setInputFiles('#adapters-file', path);
+  await page.waitForFunction(() => /lm-reverse-seed5-update3\.lora/.test(document.getElementById('ask-source').textContent));
+  assert.deepEqual(await page.evaluate(() => window.playground.complete('dcba=')), again);
+  await page.click('#btn-adapters-clear');
+  // The CLI on the page's file, and on adapters it trained itself for the same run: the same.
+  const cli = (args) => JSON.parse(execFileSync(PVG, ['complete', ...args, '--prompt', 'dcba=', '--json']).toString());
+  sameAnswers(cli(['--adapters', path]), again);
+  const url = new URL(await page.evaluate(() => window.playground.shareUrl())).hash.slice(1).replace(/&run=\d+.*$/, '');
+  for (const algo of ['ppo', 'grpo']) {
+    execFileSync(PVG, ['train', '--url', url, '--algo', algo, '--updates', '3', '--eval-episodes', '0', '--out', join(dir, `${algo}.jsonl`), '--save-adapters', join(dir, `${algo}.lora`)], { stdio: 'ignore' });
+  }
+  sameAnswers(cli(['--adapters', join(dir, 'ppo.lora'), '--adapters', join(dir, 'grpo.lora')]), again);
+  await page.close();
+  assert.deepEqual(errors, []);
+});

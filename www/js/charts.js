@@ -68,8 +68,37 @@ function followWidth(el, plot, height) {
   }).observe(el);
 }
 
+/** The update the scrubber selects, each algorithm's metrics row of it (`null`: none marked):
+ *  every single-seed chart draws it as a dashed line in the algorithm's colour. */
+const mark = { ppo: null, grpo: null };
+const X_KEYS = { 'env steps': 'env_steps', seconds: 'wall_s', update: 'update' };
+
+/** Where `row` (a metrics row) stands on an axis of `xKey`, as `series` places it. */
+const xOf = (row, xKey) => row[xKey] + (xKey === 'env_steps' ? (row.warm_start_env_steps ?? 0) : 0);
+
+function drawMark(u, xKey) {
+  const { ctx, bbox } = u;
+  for (const algo of ['ppo', 'grpo']) {
+    const row = mark[algo];
+    if (!row) continue;
+    const x = Math.round(u.valToPos(xOf(row, xKey), 'x', true));
+    if (x < bbox.left || x > bbox.left + bbox.width) continue;
+    ctx.save();
+    ctx.strokeStyle = COLORS[algo];
+    ctx.setLineDash([4, 3]);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
+    ctx.restore();
+  }
+}
+
 function chart(el, title, xLabel, height, legend = true, yRange = null) {
+  const xKey = X_KEYS[xLabel];
   const opts = {
+    hooks: { draw: [(u) => drawMark(u, xKey)] },
     title,
     width: Math.max(200, el.clientWidth),
     height,
@@ -95,7 +124,7 @@ function series(history, xKey, yKey) {
   for (const m of history) {
     const y = m[yKey];
     if (y === null || y === undefined || !Number.isFinite(y)) continue;
-    xs.push(m[xKey] + (xKey === 'env_steps' ? (m.warm_start_env_steps ?? 0) : 0));
+    xs.push(xOf(m, xKey));
     ys.push(y);
   }
   return [xs, ys];
@@ -266,6 +295,14 @@ export class Charts {
       grid.append(cell);
       return [key, chart(cell, title, 'update', 150, false, yRange)];
     });
+  }
+
+  /** Mark `rows` (`{ppo, grpo}`: each algorithm's metrics row of the selected update, or null
+   *  to mark nothing) on every single-seed chart. */
+  setMark(rows) {
+    if (mark.ppo === (rows?.ppo ?? null) && mark.grpo === (rows?.grpo ?? null)) return;
+    Object.assign(mark, { ppo: rows?.ppo ?? null, grpo: rows?.grpo ?? null });
+    for (const plot of [this.steps, this.wall, this.accuracy, ...this.losses.map(([, p]) => p)]) plot.redraw(false);
   }
 
   /** Show band charts for `seeds` runs per algorithm in place of the one-seed charts, empty

@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 /** An embedded figure's iframe size, by figure (the figures are the core's `share::FIGURES`). */
 const SIZES = { curves: [720, 380], losses: [720, 760], tensors: [720, 720], completions: [720, 640], env: [640, 520] };
 
-function download(name, type, content) {
+export function download(name, type, content) {
   const url = URL.createObjectURL(content instanceof Blob ? content : new Blob([content], { type }));
   const a = document.createElement('a');
   a.href = url;

@@ -1,5 +1,7 @@
-// The last update's tensors as heatmaps. Time runs left to right, one row per environment
-// (PPO's N) or group member (GRPO's G). Padded cells are hatched, never coloured as values.
+// An update's tensors as heatmaps. Time runs left to right, one row per environment (PPO's N)
+// or group member (GRPO's G). Padded cells are hatched, never coloured as values. A batch with
+// more rows than fit is shown one group at a time (`sliceColumns`), so a row is never under
+// `MIN_ROW_PX` pixels.
 
 /** Colours of categorical matrices, by matrix name, indexed by value. */
 const PALETTES = {
@@ -67,6 +69,26 @@ export function drawColourBar(canvas, scale) {
   }
 }
 
+/** The tallest a heatmap is drawn, and the least a row may take: more rows than fit are shown a
+ *  group at a time. */
+export const MAX_HEIGHT = 128;
+export const MIN_ROW_PX = 4;
+/** Whether `cols` rows fit one heatmap. */
+export const fits = (cols) => cols * MIN_ROW_PX <= MAX_HEIGHT;
+
+/** Columns `start .. end` of a time-major `(T, C)` map (one group of GRPO's batch), its hover
+ *  still naming each column's place in the batch. */
+export function sliceColumns(map, start, end) {
+  const { rows: T, cols: C } = map;
+  const w = end - start;
+  const pick = (a) => {
+    const out = new a.constructor(T * w);
+    for (let t = 0; t < T; t++) for (let c = 0; c < w; c++) out[t * w + c] = a[t * C + start + c];
+    return out;
+  };
+  return { ...map, cols: w, values: pick(map.values), mask: map.mask && pick(map.mask), first_col: (map.first_col ?? 0) + start };
+}
+
 function formatValue(v) {
   return Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
 }
@@ -108,11 +130,11 @@ export class Heatmaps {
   }
 
   /** Draw `maps` into `container`, reusing its canvases when the set of matrices is the same. */
-  render(container, maps) {
+  render(container, maps, emptyText = 'Step once to see them.') {
     if (!maps || maps.length === 0) {
       const p = document.createElement('p');
       p.className = 'empty';
-      p.textContent = 'Step once to see them.';
+      p.textContent = emptyText;
       container.replaceChildren(p);
       return;
     }
@@ -150,15 +172,15 @@ export class Heatmaps {
   fill(box, map) {
     const canvas = box.querySelector(':scope > canvas');
     const width = Math.min(960, Math.max(240, map.rows * 2));
-    const height = Math.min(128, Math.max(32, map.cols * 12));
+    const height = Math.min(MAX_HEIGHT, Math.max(32, map.cols * 12));
     if (canvas.width !== width) canvas.width = width;
     if (canvas.height !== height) canvas.height = height;
     canvas.dataset.name = map.name;
     canvas.map = map;
     const scale = draw(canvas, map);
     canvas.dataset.scale = scale?.kind ?? 'categorical';
-    box.querySelector('.heatmap-name').textContent =
-      `${map.name}  (T=${map.rows}, ${map.col_label.toUpperCase()}=${map.cols})  `;
+    const cols = map.first_col === undefined ? `${map.cols}` : `${map.cols}: ${map.first_col}–${map.first_col + map.cols - 1}`;
+    box.querySelector('.heatmap-name').textContent = `${map.name}  (T=${map.rows}, ${map.col_label.toUpperCase()}=${cols})  `;
     const range = box.querySelector('.heatmap-range');
     if (scale) {
       drawColourBar(box.bar, scale);
@@ -179,7 +201,7 @@ export class Heatmaps {
     const padded = map.mask && !(map.mask[i] > 0);
     const v = map.values[i];
     const value = map.categories ? (map.categories[v] ?? v) : formatValue(v);
-    this.tip.textContent = `${map.name}[t=${t}, ${map.col_label}=${c}] = ${value}${padded ? '  (padding)' : ''}`;
+    this.tip.textContent = `${map.name}[t=${t}, ${map.col_label}=${c + (map.first_col ?? 0)}] = ${value}${padded ? '  (padding)' : ''}`;
     this.tip.hidden = false;
     const parent = this.tip.offsetParent?.getBoundingClientRect() ?? { left: 0, top: 0 };
     this.tip.style.left = `${e.clientX - parent.left + 12}px`;

@@ -2,21 +2,25 @@
 // the completions and the env view) of the session (`session.js`: the runs in their workers and
 // Step / Run / Pause), and `window.playground` (status, metrics, step, run, pause, reset) for
 // tests and scripts.
+import { AskBox } from './ask.js';
 import { Bridge, compileCore } from './bridge.js';
 import { Charts, curveOf } from './charts.js';
 import { CompletionsView } from './completions.js';
 import { Controls } from './controls.js';
 import { EnvView } from './envdraw.js';
-import { Heatmaps } from './heatmaps.js';
+import { Heatmaps, fits, sliceColumns } from './heatmaps.js';
 import * as exporter from './export.js';
 import * as session from './session.js';
-import { ALGOS, state, runOf, transfers } from './session.js';
+import { ALGOS, TRANSPORT, state, runOf, transfers } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 
 /** What the page shows beside the session's runs. */
 const view = {
-  snapshot: null, // the shown seed's latest tensors (both algorithms' parts)
+  snapshot: null, // the shown seed's tensors of the shown update (both algorithms' parts)
+  at: null, // the update the scrubber shows; null: the latest, followed as runs advance
+  group: null, // GRPO's group shown: a number, 'all', or null for the default
+  scrubs: 0, // scrubber requests made: only the latest one's answer is shown
   summary: null, // the summary table over seeds (stats::Report), from the statistics worker
   bands: null, // the curves over seeds (stats::Band per curve and algorithm)
   webgpu: null, // {available, adapter, error}
@@ -32,6 +36,7 @@ let charts;
 let heatmaps;
 let completions; // {ppo, grpo}: CompletionsView
 let envView;
+let askBox;
 
 // ---------------------------------------------------------------- messages
 
@@ -161,6 +166,7 @@ function drawNext() {
     $('btn-run').disabled = (state.done && !state.running) || !!state.resetting;
     $('btn-step').disabled = state.running || state.done || !!state.resetting;
     renderTiming();
+    renderScrubber();
   } else if (name === 'curves') {
     // One chart a frame: building a chart of 32 runs' lines is a task of its own.
     if (state.seeds > 1) charts.updateBand(chunk, view.bands, state.startEval);
@@ -169,11 +175,15 @@ function drawNext() {
   else if (name === 'flags') renderFlags();
   else if (name === 'losses') charts.updateLosses(state.history, Number(chunk), LOSSES.length);
   else if (name === 'tensors') {
-    heatmaps.render($('heatmaps-ppo'), view.snapshot?.ppo);
-    heatmaps.render($('heatmaps-grpo'), view.snapshot?.grpo);
+    heatmaps.render($('heatmaps-ppo'), view.snapshot?.ppo, notKept('ppo'));
+    const group = groupColumns();
+    const grpo = group ? view.snapshot.grpo.map((m) => sliceColumns(m, ...group)) : view.snapshot?.grpo;
+    heatmaps.render($('heatmaps-grpo'), grpo, notKept('grpo'));
   } else if (name === 'completions') {
     completions.ppo.render(view.snapshot?.ppo_completions);
-    completions.grpo.render(view.snapshot?.grpo_completions);
+    const group = groupColumns();
+    const rows = view.snapshot?.grpo_completions;
+    completions.grpo.render(rows && group ? { ...rows, rows: rows.rows.slice(...group) } : rows);
   } else if (name === 'env') envView.setTrajectories(view.snapshot?.trajectories ?? [], view.snapshot?.group_size ?? 0);
   frame = requestAnimationFrame(drawNext);
 }
@@ -182,6 +192,109 @@ const CURVES = ['curves:steps', 'curves:wall', 'curves:accuracy'];
 
 function render() {
   invalidate('status', ...CURVES, 'flags', ...LOSSES);
+}
+
+// ---------------------------------------------------------------- the scrubber and the groups
+//
+// A slider over the shown seed's updates selects the one the tensors, completions, groups and
+// environment replay show (the latest unless scrubbed back); the curves mark it. Each run's
+// worker keeps every update's completions and group summaries, and the full tensors of a bounded
+// number of updates (`src/history.rs`).
+
+/** The most updates of the shown seed's runs: the scrubber's end. */
+const latestUpdate = () => Math.max(0, ...ALGOS.map((a) => runOf(a)?.history.length ?? 0));
+
+/** Why a part of the shown update has no tensors (its history kept only its light part), else
+ *  the usual empty text. */
+function notKept(algo) {
+  const s = view.snapshot;
+  const n = s?.[`${algo}_update`];
+  if (s && n && !s[`${algo}_tensors`]) {
+    return `Update ${n}'s tensors were not kept: a run keeps every update's completions and group summaries, and the full tensors of its first update, its last 8 and 8 spread over it. Scrub to one of those, or share a link with at=${n}, which replays the run to it.`;
+  }
+  return undefined;
+}
+
+/** GRPO's groups in the shown snapshot: `[{prompt, mean, std, min, max, mean_length}]`. */
+const groupsShown = () => view.snapshot?.groups ?? [];
+
+/** The columns `[start, end)` of the GRPO group shown, or null for the whole batch: a batch
+ *  with more rows than a heatmap fits (a text task's 16 prompts × 16 completions) is shown one
+ *  group at a time, the last one unless the reader picked another. */
+function groupColumns() {
+  const groups = groupsShown().length;
+  const G = view.snapshot?.group_size ?? 0;
+  if (groups < 2 || !G) return null;
+  const whole = fits(groups * G);
+  if (typeof view.group === 'number' && view.group < groups) return [view.group * G, (view.group + 1) * G];
+  return whole ? null : [(groups - 1) * G, groups * G];
+}
+
+function describeGroup(g, k) {
+  const at = (x) => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3));
+  const signal = g.std > 0 ? '' : ' · no signal';
+  return `${k}${g.prompt ? ` · ${g.prompt}` : ''} · reward ${at(g.mean)} ± ${at(g.std)} · length ${g.mean_length.toFixed(1)}${signal}`;
+}
+
+function renderScrubber() {
+  const max = latestUpdate();
+  $('scrubber').hidden = max < 1;
+  if (max < 1) return;
+  const slider = $('update-slider');
+  slider.max = String(max);
+  const shown = Math.min(view.at ?? max, max);
+  if (Number(slider.value) !== shown) slider.value = String(shown);
+  const s = view.snapshot;
+  const lacking = ALGOS.filter((a) => s?.[`${a}_update`] && !s[`${a}_tensors`]).map((a) => a.toUpperCase());
+  const label = $('update-label');
+  label.textContent = `${shown} of ${max}${view.at === null ? ' (latest)' : ''}${lacking.length ? ` — ${lacking.join(' and ')}: tensors not kept, completions and groups only` : ''}`;
+  label.classList.toggle('not-kept', lacking.length > 0);
+  $('btn-latest').disabled = view.at === null;
+  charts.setMark(view.at === null ? null : Object.fromEntries(ALGOS.map((a) => [a, runOf(a)?.history[Math.min(view.at, runOf(a).history.length) - 1] ?? null])));
+  renderGroups();
+}
+
+function renderGroups() {
+  const groups = groupsShown();
+  const picker = $('group-picker');
+  picker.hidden = groups.length < 2;
+  if (groups.length < 2) return;
+  const select = $('group-select');
+  const G = view.snapshot.group_size;
+  const options = [...(fits(groups.length * G) ? [['all', `all ${groups.length} groups`]] : []), ...groups.map((g, k) => [String(k), describeGroup(g, k)])];
+  const range = groupColumns();
+  const same = select.options.length === options.length && options.every(([v, t], i) => select.options[i].value === v && select.options[i].textContent === t);
+  if (!same) {
+    select.replaceChildren(
+      ...options.map(([v, t]) => {
+        const o = document.createElement('option');
+        o.value = v;
+        o.textContent = t;
+        return o;
+      }),
+    );
+  }
+  select.value = range ? String(range[0] / G) : 'all';
+}
+
+/** Show update `n` of the shown seed's runs (null: follow the latest). Each algorithm's part
+ *  comes from its run's worker (the last update of a run that took fewer). */
+async function scrubTo(n) {
+  const max = latestUpdate();
+  view.at = n === null || max < 1 ? null : Math.max(1, Math.min(Math.round(n), max));
+  const token = ++view.scrubs;
+  const [current, k, at] = [state.session, state.selected, view.at];
+  if (charts) renderScrubber();
+  const parts = await Promise.all(
+    ALGOS.map(async (algo) => {
+      const run = runOf(algo);
+      if (!run?.history.length) return null;
+      const args = { session: run.id, transport: TRANSPORT, ...(at !== null && { at: Math.min(at, run.history.length) }) };
+      return [algo, await session.workerOf(run).call('snapshot', args)];
+    }),
+  ).catch((e) => (token === view.scrubs && fail(`Could not show update ${at}: ${e.message}`), []));
+  if (token !== view.scrubs || current !== state.session || k !== state.selected) return;
+  for (const part of parts) if (part) renderSnapshot(...part);
 }
 
 /** The shown seed's flags, both algorithms', by update: `[{algo, kind, update, message}]`. */
@@ -280,12 +393,14 @@ function statsRequest() {
 /** `algo`'s worker's snapshot: its own part of the figures. */
 function renderSnapshot(algo, snapshot) {
   const s = (view.snapshot ??= { ppo: [], grpo: [], trajectories: [], group_size: 0 });
-  if (algo === 'ppo') Object.assign(s, { ppo: snapshot.ppo, ppo_completions: snapshot.ppo_completions });
-  else {
-    const { grpo, trajectories, group_size, grpo_completions } = snapshot;
-    Object.assign(s, { grpo, trajectories, group_size, grpo_completions });
+  if (algo === 'ppo') {
+    const { ppo, ppo_completions, ppo_update, ppo_tensors } = snapshot;
+    Object.assign(s, { ppo, ppo_completions, ppo_update, ppo_tensors });
+  } else {
+    const { grpo, trajectories, group_size, grpo_completions, grpo_update, grpo_tensors, groups } = snapshot;
+    Object.assign(s, { grpo, trajectories, group_size, grpo_completions, grpo_update, grpo_tensors, groups });
   }
-  invalidate('tensors', 'completions', 'env');
+  invalidate('tensors', 'completions', 'env', 'status');
 }
 
 function watchVisibility() {
@@ -358,7 +473,10 @@ function updated(run, data, { lost, error }) {
     state.lastError = `${which}: ${error}`;
     showProblems(`${which} stopped; its history is kept`, [{ key: algo, message: error }]);
   }
-  if (data.snapshot && run.k === state.selected) renderSnapshot(algo, data.snapshot);
+  // Following the latest, every update is shown; scrubbed back, only the update the scrubber
+  // waits for (a link's `at` while its run replays).
+  const shown = view.at === null || run.history.length === view.at;
+  if (data.snapshot && run.k === state.selected && shown) renderSnapshot(algo, data.snapshot);
   render();
   scheduleStats();
 }
@@ -418,7 +536,8 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
   session.adopt(runs, created.choice);
-  Object.assign(view, { snapshot: null, summary: null, bands: null });
+  Object.assign(view, { snapshot: null, summary: null, bands: null, at: null, group: null });
+  view.scrubs++;
   showSeeds();
   if (state.seeds > 1) charts.prepareBands(state.seeds, state.startEval !== null);
   showChoice();
@@ -454,7 +573,9 @@ async function selectSeed(k) {
   view.snapshot = null;
   const snapshots = session.showSeed(k);
   invalidate();
-  for (const [algo, snapshot] of await snapshots) if (current === state.session && state.selected === k) renderSnapshot(algo, snapshot);
+  if (view.at === null) {
+    for (const [algo, snapshot] of await snapshots) if (current === state.session && state.selected === k) renderSnapshot(algo, snapshot);
+  } else await scrubTo(view.at);
   $('seed-select').value = String(k);
   invalidate();
   if (wasRunning && current === state.session) run();
@@ -476,7 +597,8 @@ function showChoice() {
 }
 
 const { step, run, pause } = session;
-const shareUrl = () => session.shareUrl(controls.fragment());
+/** The link that replays the page's runs, opening at the update shown when it is not the latest. */
+const shareUrl = () => session.shareUrl(controls.fragment()) + (view.at !== null && state.steps ? `&at=${view.at}` : '');
 
 // ---------------------------------------------------------------- embed
 
@@ -524,6 +646,55 @@ function plain(snapshot) {
   );
 }
 
+/** Update `n` of the shown seed's runs (as `snapshot(n)` in `window.playground`). */
+async function snapshotAt(n) {
+  await started;
+  if (!Number.isInteger(n) || n < 1 || n > latestUpdate()) throw new Error(`there is no update ${n}: the runs shown have taken ${latestUpdate()}`);
+  const parts = await Promise.all(
+    ALGOS.map(async (algo) => {
+      const run = runOf(algo);
+      if (!run?.history.length) return null;
+      return [algo, await session.workerOf(run).call('snapshot', { session: run.id, transport: 'json', at: Math.min(n, run.history.length) })];
+    }),
+  );
+  const [ppo, grpo] = parts.map((p) => p?.[1] ?? {});
+  return plain({ ...grpo, ppo_update: ppo.ppo_update ?? null, ppo_tensors: ppo.ppo_tensors ?? false, ppo: ppo.ppo ?? [], ppo_completions: ppo.ppo_completions ?? null });
+}
+
+// ---------------------------------------------------------------- asking the model
+
+/** The answers to `prompt` of the base and the shown seed's PPO and GRPO policies (each from its
+ *  run's worker), or of the models of a loaded adapters file (`bytes`). */
+async function complete(prompt, bytes = null) {
+  if (typeof prompt !== 'string') throw new Error('the prompt must be text, such as dcba=');
+  if (bytes) return bridge.call('completeWith', { bytes, prompt });
+  if (state.session === null) throw new Error('no experiment is loaded');
+  const byAlgo = await Promise.all(ALGOS.map((algo) => session.workerOf(runOf(algo)).call('complete', { session: runOf(algo).id, prompt })));
+  const model = (answers, name) => answers.models.find((m) => m.model === name);
+  const [ppo, grpo] = byAlgo;
+  return { ...grpo, models: [model(grpo, 'base'), model(ppo, 'ppo'), model(grpo, 'grpo')] };
+}
+
+/** The shown seed's trained adapters, PPO's and GRPO's in one file: `{bytes, name}`. */
+async function adaptersFile() {
+  if (state.session === null) throw new Error('no experiment is loaded');
+  const [a, b] = await Promise.all(ALGOS.map((algo) => session.workerOf(runOf(algo)).call('adapters', { session: runOf(algo).id })));
+  const bytes = await bridge.call('mergeAdapters', { a, b });
+  const params = new URLSearchParams(state.createdBy.ppo.fragment);
+  return { bytes, name: `${params.get('env')}-seed${runOf('ppo').seed}-update${latestUpdate()}.lora` };
+}
+
+async function memory() {
+  const out = {};
+  for (const algo of ALGOS) {
+    const run = runOf(algo);
+    if (!run) continue;
+    const { held, wasm_bytes } = await session.workerOf(run).call('held', { session: run.id });
+    out[algo] = { held: held[algo], wasm_bytes };
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- boot
 
 async function boot() {
@@ -546,11 +717,22 @@ async function boot() {
   };
   envView = new EnvView($('env-canvas'), $('traj-select'), $('traj-slider'), $('btn-replay'), $('traj-info'));
   watchVisibility();
+  askBox = new AskBox({ ask: complete, adapters: adaptersFile, check: (bytes) => bridge.call('adaptersFragment', { bytes }) });
 
   $('btn-step').addEventListener('click', () => step(1).catch(() => {}));
   $('btn-run').addEventListener('click', () => (state.running ? pause() : run()));
   $('btn-reset').addEventListener('click', () => reset(controls.fragment()));
   $('seed-select').addEventListener('change', (e) => selectSeed(Number(e.target.value)));
+  // The slider's own keys step it (arrows, Page Up/Down, Home, End); its end follows the latest.
+  $('update-slider').addEventListener('input', (e) => {
+    const n = Number(e.target.value);
+    scrubTo(n >= latestUpdate() ? null : n);
+  });
+  $('btn-latest').addEventListener('click', () => scrubTo(null));
+  $('group-select').addEventListener('change', (e) => {
+    view.group = e.target.value === 'all' ? 'all' : Number(e.target.value);
+    invalidate('tensors', 'completions', 'status');
+  });
   exporter.wire({
     shareUrl,
     history: session.exportedHistory,
@@ -569,6 +751,8 @@ async function boot() {
   }
   view.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
   const parsed = await reset(location.hash, { fromUrl: true });
+  // `at=N`: the page shows update N once its replay has taken it.
+  view.at = parsed.at ?? null;
   const replay = parsed.replay;
   if (replay === 'all') run();
   else if (replay?.updates) await step(replay.updates).catch(() => {});
@@ -611,9 +795,24 @@ window.playground = {
   flags: () => shownFlags(),
   /** Show seed index `k`'s losses, tensors, completions and environment. */
   selectSeed: async (k) => (await started, selectSeed(k)),
-  /** The last snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one
-   *  array per step. */
-  snapshot: () => plain(view.snapshot),
+  /** The shown snapshot as plain values: typed arrays as arrays, a trajectory's flat states as one
+   *  array per step. `snapshot(n)`: a promise of update `n`'s, as the shown seed's runs kept it
+   *  (`ppo_tensors`/`grpo_tensors` false where only its completions and groups were kept), or an
+   *  error saying there is no such update. */
+  snapshot: (n) => (n === undefined ? plain(view.snapshot) : snapshotAt(n)),
+  /** The update shown (null: the latest), and show update `n` (null: follow the latest). */
+  at: () => view.at,
+  scrubTo: async (n) => (await started, scrubTo(n)),
+  /** What the shown seed's runs hold for the scrubber, per algorithm: `{held: {updates,
+   *  full_updates, bytes}, wasm_bytes}` (`wasm_bytes`: its worker's whole WebAssembly memory). */
+  memory: async () => (await started, memory()),
+  /** A text task: `prompt` (e.g. `dcba=`) asked of the base, PPO's and GRPO's current policies
+   *  (or of a loaded adapters file's), shown in "Ask the model" and returned: `{prompt, answer,
+   *  temperature, samples, models: [{model, greedy, samples: [{text, tokens, ended, right,
+   *  probability, count}]}]}`. A malformed prompt rejects with what is wrong, said in the box. */
+  complete: async (prompt) => (await started, askBox.ask(prompt)),
+  /** The shown seed's trained adapters as a file's bytes (what "Download adapters" saves). */
+  adapters: async () => (await started, Array.from((await adaptersFile()).bytes)),
   /** The latest snapshots' transport times, `[{algo, transport, core_ms, total_ms}]`. */
   transfers: () => structuredClone(transfers),
   /** A text task's held-out accuracy of the base, where both algorithms start (else null). */

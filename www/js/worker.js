@@ -44,8 +44,67 @@ self.onmessage = (e) => {
     reply(id, { ok: true, result: null });
     return;
   }
+  if (READS.has(method)) {
+    read(id, method, args ?? {});
+    return;
+  }
   queue = queue.then(() => handle(id, method, args ?? {}));
 };
+
+/** Requests that read a session and change nothing: not queued, so that they are answered at the
+ *  next task boundary even while a Run holds the queue (the scrubber, the memory figure, asking
+ *  the model); a session in the middle of an update is waited for. */
+const READS = new Set(['snapshot', 'held', 'complete', 'adapters', 'completeWith', 'mergeAdapters', 'adaptersFragment']);
+
+async function read(id, method, args) {
+  try {
+    const exports = await ready;
+    for (let tries = 0; ; tries++) {
+      try {
+        reply(id, { ok: true, result: await readOnce(method, args, exports) });
+        return;
+      } catch (err) {
+        if (!/is stepping/.test(String(err?.message ?? err)) || tries >= 3000) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  } catch (err) {
+    reply(id, { ok: false, error: String(err?.message ?? err), crashed: err instanceof WebAssembly.RuntimeError });
+  }
+}
+
+async function readOnce(method, args, exports) {
+  switch (method) {
+    case 'snapshot': {
+      // The latest snapshot of a session (the page shows another seed), or update `at`'s as its
+      // history kept it (the scrubber); numeric arrays copied.
+      const snapshot = core.snapshot(args.session, args.transport ?? 'typed', args.at ?? undefined);
+      if (args.transport !== 'json') transferable(snapshot);
+      return snapshot;
+    }
+    case 'held':
+      // What the session's history holds, and this worker's whole WebAssembly memory (which
+      // only grows: its high-water mark).
+      return { held: core.held(args.session), wasm_bytes: exports.memory.buffer.byteLength };
+    case 'complete':
+      // The base's and the session's trained models' answers to a reader's prompt.
+      return await core.complete(args.session, args.prompt);
+    case 'adapters':
+      // The session's trained LoRA adapters, as a file's bytes.
+      return await core.adapters(args.session);
+    case 'mergeAdapters':
+      return core.mergeAdapters(args.a, args.b);
+    case 'adaptersFragment':
+      return core.adaptersFragment(args.bytes);
+    case 'completeWith': {
+      // The answers of an adapters file's models (one the reader loaded), on its task's base.
+      await loadBase(core.adaptersFragment(args.bytes));
+      return await core.completeWith(args.bytes, args.prompt);
+    }
+    default:
+      throw new Error(`unknown request ${method}`);
+  }
+}
 
 /** Why WebGPU is missing, in the browser's own terms (wgpu's error says it less plainly). */
 async function whyNoWebGpu() {
@@ -187,13 +246,6 @@ async function handle(id, method, args) {
         running = token;
         await rounds(args, Infinity, () => running === token);
         if (running === token) running = null;
-        break;
-      }
-      case 'snapshot': {
-        // The latest snapshot of a session (the page shows another seed), numeric arrays copied.
-        const snapshot = core.snapshot(args.session, args.transport ?? 'typed');
-        if (args.transport !== 'json') transferable(snapshot);
-        result = snapshot;
         break;
       }
       case 'aggregate': {

@@ -4,8 +4,9 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|copy|seeds runs one part (copy: what keeping a CPU copy of each
-// run on WebGPU costs, to survive a lost device).
+// BENCH_ONLY=parallel|transport|lm|copy|seeds|memory runs one part (copy: what keeping a CPU copy
+// of each run on WebGPU costs, to survive a lost device; memory: what the scrubber's history holds
+// after a 1,000-update CartPole run and a 400-update lm-reverse run, as the page measures it).
 //
 //   node tests/browser/bench.js [dist] [pvg-binary] [dist-without-simd]
 //
@@ -88,6 +89,35 @@ async function transport() {
 }
 if (process.env.BENCH_ONLY === 'transport') {
   await transport();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
+/** What each run's history holds (`window.playground.memory()`) after `updates` updates of
+ *  `hash` on the CPU, and its worker's WebAssembly memory then and after the first 10 updates. */
+async function memoryOf(label, hash, updates) {
+  const { context, page } = await open(`${hash}&backend=cpu`);
+  const t0 = Date.now();
+  await page.evaluate(() => window.playground.step(10));
+  const early = await page.evaluate(() => window.playground.memory());
+  await page.evaluate((n) => window.playground.step(n), updates - 10);
+  const late = await page.evaluate(() => window.playground.memory());
+  await context.close();
+  const mb = (b) => (b / 1e6).toFixed(2);
+  for (const algo of ['ppo', 'grpo']) {
+    const { held, wasm_bytes } = late[algo];
+    console.log(
+      `memory ${label} ${algo}: ${held.updates} updates; history ${mb(held.bytes)} MB (full tensors of ${held.full_updates.length}: ${held.full_updates.join(' ')}); ` +
+        `worker wasm memory ${mb(early[algo].wasm_bytes)} MB after 10 updates, ${mb(wasm_bytes)} MB after ${held.updates}`,
+    );
+  }
+  console.log(`memory ${label}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+if (process.env.BENCH_ONLY === 'memory') {
+  await memoryOf('CartPole-v1', 'env=CartPole-v1&seed=1&total_steps=10000000', 1000);
+  await memoryOf('lm-reverse', 'env=lm-reverse&seed=1&total_steps=10000000', 400);
   await browser.close();
   site.server.close();
   process.exit(0);

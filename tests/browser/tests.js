@@ -575,7 +575,8 @@ test('a text task on the page: the LM trains, its completions are padded and mas
   // Hovering a token says its advantage, ratio and KL.
   const canvas = page.locator('#completions-grpo canvas.completions-canvas');
   const scale = (await canvas.boundingBox()).width / (await canvas.evaluate((c) => c.width));
-  const promptCells = Math.max(...group.rows.map((r) => [...r.prompt].length));
+  // The figure shows the whole batch (2 groups × 8 fit): its prompt column is the widest prompt's.
+  const promptCells = Math.max(...snap.grpo_completions.rows.map((r) => [...r.prompt].length));
   await canvas.hover({ position: { x: (promptCells * 16 + 6 + 8) * scale, y: 10 * scale } });
   assert.match(await page.textContent('#completions-tip'), /^t=0 · '.+' · advantage -?[\d.]+ · ratio [\d.]+ · KL /);
 
@@ -1169,4 +1170,10 @@ test('ask the model: the base, PPO and GRPO answer a prompt; a bad prompt gets a
   sameAnswers(cli(['--adapters', join(dir, 'ppo.lora'), '--adapters', join(dir, 'grpo.lora')]), again);
   await page.close();
   assert.deepEqual(errors, []);
+});
+
+test('the README lists the experiments the page lists, each with its link, sentence and seeds', async () => {
+  const { readmeRows } = await import('../../www/js/experiments.js');
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const row of readmeRows().split('\n')) assert.ok(readme.includes(row), `README lacks:\n${row}`);
 });

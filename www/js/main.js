@@ -8,6 +8,7 @@ import { Charts, curveOf } from './charts.js';
 import { CompletionsView } from './completions.js';
 import { Controls } from './controls.js';
 import { EnvView } from './envdraw.js';
+import { renderExperiments } from './experiments.js';
 import { Heatmaps, fits, sliceColumns } from './heatmaps.js';
 import * as exporter from './export.js';
 import * as session from './session.js';
@@ -184,7 +185,11 @@ function drawNext() {
     const group = groupColumns();
     const rows = view.snapshot?.grpo_completions;
     completions.grpo.render(rows && group ? { ...rows, rows: rows.rows.slice(...group) } : rows);
-  } else if (name === 'env') envView.setTrajectories(view.snapshot?.trajectories ?? [], view.snapshot?.group_size ?? 0);
+  } else if (name === 'env') {
+    envView.setTrajectories(view.snapshot?.trajectories ?? [], view.snapshot?.group_size ?? 0);
+    const s = view.snapshot;
+    if (s?.grpo_update && !s.grpo_tensors) $('traj-info').textContent = `Update ${s.grpo_update}'s trajectories were not kept: scrub to one whose tensors were.`;
+  }
   frame = requestAnimationFrame(drawNext);
 }
 
@@ -750,7 +755,18 @@ async function boot() {
     view.embed.started = true;
   }
   view.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
-  const parsed = await reset(location.hash, { fromUrl: true });
+  renderExperiments($('experiments'), openLink);
+  // A link pasted into the address bar (or Back to an earlier one) opens as on loading.
+  window.addEventListener('hashchange', () => {
+    if (!view.embed && new URLSearchParams(location.hash.slice(1)).has('env')) openLink(location.hash);
+  });
+  await openLink(location.hash);
+}
+
+/** Open a link's experiment (the page's own, or one of the experiments list): its runs replace
+ *  the page's, replayed as it says (`run`), shown at its `at`. */
+async function openLink(hash) {
+  const parsed = await reset(hash, { fromUrl: true });
   // `at=N`: the page shows update N once its replay has taken it.
   view.at = parsed.at ?? null;
   const replay = parsed.replay;

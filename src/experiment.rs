@@ -435,9 +435,10 @@ impl Experiment {
             let text = self.config.run.env.task().is_some();
             let ppo_part = ppo.is_some().then(|| crate::inspect::ppo_part(self));
             let grpo_part = grpo.is_some().then(|| crate::inspect::grpo_part(self));
-            let history = self.history.as_mut().expect("checked");
-            ppo_part.into_iter().for_each(|part| history.ppo.record(part, text));
-            grpo_part.into_iter().for_each(|part| history.grpo.record(part, text));
+            if let Some(history) = &mut self.history {
+                ppo_part.into_iter().for_each(|part| history.ppo.record(part, text));
+                grpo_part.into_iter().for_each(|part| history.grpo.record(part, text));
+            }
         }
         // Report an error, or a lost device, once: in the step where it happened.
         fn fresh<T>(before: Option<T>, now: Option<T>) -> Option<T> {

@@ -4,6 +4,7 @@
 // the task's answer. No DOM outside its figure: a bad prompt is said there, and nothing else on
 // the page changes.
 import { glyph } from './completions.js';
+import { download } from './export.js';
 
 const $ = (id) => document.getElementById(id);
 const NAMES = { base: 'base (shipped)', ppo: 'PPO', grpo: 'GRPO' };
@@ -61,14 +62,7 @@ export class AskBox {
     $('btn-adapters-download').addEventListener('click', async () => {
       try {
         const { bytes, name } = await adapters();
-        const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-        const a = document.createElement('a');
-        a.href = url;
-        a.download = name;
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 1000);
+        download(name, 'application/octet-stream', bytes);
       } catch (e) {
         this.error(`Could not download the adapters: ${e.message}`);
       }

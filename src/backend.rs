@@ -20,6 +20,31 @@ pub const MARGIN: f64 = 1.1;
 pub const SLOWER_LIMIT: f64 = 10.0;
 pub const MIN_LIMIT_MS: f64 = 1000.0;
 
+/// The CPU's timing takes no update after its updates have taken this long (a text task's CPU
+/// update takes about a second in a tab: one or two are timed instead of three).
+pub const CPU_BUDGET_MS: f64 = 3000.0;
+/// WebGPU's timing, from starting its worker to its last figure, never runs past this: the page
+/// times WebGPU in workers of their own and stops them at this deadline, mid-update if need be
+/// (an update cannot be cut short from inside: a slow adapter's one update can take minutes).
+/// No update starts once the updates have taken [`webgpu_limit_ms`].
+pub const WEBGPU_BUDGET_MS: f64 = 6000.0;
+
+/// When WebGPU's timing takes no more updates: after [`SLOWER_LIMIT`] times the CPU's whole
+/// measurement (`cpu_total_ms`), not before [`MIN_LIMIT_MS`], and within half the budget (the
+/// other half is the worker's start, the device and the kernels' first compilation).
+pub fn webgpu_limit_ms(cpu_total_ms: f64) -> f64 {
+    (SLOWER_LIMIT * cpu_total_ms).max(MIN_LIMIT_MS).min(WEBGPU_BUDGET_MS / 2.0)
+}
+
+/// The budgets the page reads (`describe`).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Budgets {
+    pub cpu_ms: f64,
+    pub webgpu_ms: f64,
+}
+
+pub const BUDGETS: Budgets = Budgets { cpu_ms: CPU_BUDGET_MS, webgpu_ms: WEBGPU_BUDGET_MS };
+
 /// Updates run and discarded before timing (shader compilation, first allocations).
 pub const WARMUP_UPDATES: usize = 1;
 /// Updates timed after the warm-up.
@@ -199,6 +224,13 @@ mod tests {
         let cpu_wins = choose(&[3.0, 5.0, 4.0], Some(Ok(&[30.0, 50.0, 40.0])));
         assert_eq!((cpu_wins.backend, cpu_wins.cpu_ms, cpu_wins.webgpu_ms), ("cpu", Some(4.0), Some(40.0)));
         assert!(cpu_wins.reason.contains("10.0× faster"), "{}", cpu_wins.reason);
+    }
+
+    #[test]
+    fn webgpu_takes_no_update_past_half_its_budget() {
+        assert_eq!(webgpu_limit_ms(10.0), MIN_LIMIT_MS);
+        assert_eq!(webgpu_limit_ms(200.0), 2000.0);
+        assert_eq!(webgpu_limit_ms(1200.0), WEBGPU_BUDGET_MS / 2.0, "a text task's CPU update");
     }
 
     #[test]

@@ -365,6 +365,18 @@ impl Experiment {
         Some(crate::flags::scan(&self.advanced(algo)?.history, discrete))
     }
 
+    /// The policies of the algorithms this experiment advances, by name (`ppo`, `grpo`).
+    pub fn trained_policies(&self) -> Vec<(&'static str, &Policy)> {
+        let mut out = Vec::new();
+        if self.algos.ppo() {
+            out.push(("ppo", self.ppo.policy()));
+        }
+        if self.algos.grpo() {
+            out.push(("grpo", self.grpo.policy()));
+        }
+        out
+    }
+
     /// The track of `algo` (`Ppo` or `Grpo`), if this experiment advances it.
     fn advanced(&self, algo: Algos) -> Option<&Track> {
         match algo {

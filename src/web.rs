@@ -112,6 +112,8 @@ struct Description {
     max_url_len: usize,
     /// The version links are written in, and the commit of this build.
     build: crate::versions::Build,
+    /// How long `backend=auto` may time each backend.
+    timing_budgets: crate::backend::Budgets,
 }
 
 /// Every config key with its doc and range, and every environment's defaults: the page builds
@@ -140,6 +142,7 @@ pub fn describe() -> Result<JsValue, JsError> {
         envs,
         max_url_len: share::MAX_URL_LEN,
         build: crate::versions::BUILD,
+        timing_budgets: crate::backend::BUDGETS,
     })
 }
 
@@ -253,10 +256,12 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
 }
 
 /// `backend=auto`: time a few updates of the link's experiment (the `algos` this worker
-/// advances) on `backend` (`cpu` or `webgpu`), in a run dropped afterwards. WebGPU's timing
-/// stops once it has taken [`crate::backend::SLOWER_LIMIT`] times `cpu_total_ms` (the CPU's
-/// whole measurement), and not before [`crate::backend::MIN_LIMIT_MS`]. The page times the
-/// CPU in both workers first, then WebGPU in both, so that neither disturbs the other's figure.
+/// advances) on `backend` (`cpu` or `webgpu`), in a run dropped afterwards. The CPU takes no
+/// update past [`crate::backend::CPU_BUDGET_MS`]; WebGPU none past
+/// [`crate::backend::webgpu_limit_ms`] of `cpu_total_ms` (the CPU's whole measurement), and the
+/// page stops its worker at [`crate::backend::WEBGPU_BUDGET_MS`] whatever it is doing. The page
+/// times the CPU in both workers first, then WebGPU in workers of its own, so that neither
+/// disturbs the other's figure.
 #[wasm_bindgen(js_name = timeBackend)]
 pub async fn time_backend(
     url: String,
@@ -267,15 +272,13 @@ pub async fn time_backend(
     let algos = Algos::parse(&algos).map_err(|e| JsError::new(&e))?;
     let config = share::parse(&url).config;
     let timing = match backend.as_str() {
-        "cpu" => time_updates(config, &Device::flex().autodiff(), algos, f64::INFINITY).await,
+        "cpu" => time_updates(config, &Device::flex().autodiff(), algos, crate::backend::CPU_BUDGET_MS).await,
         "webgpu" => {
             probe_webgpu().await?;
             match WORKER.with_borrow(|w| w.webgpu.as_ref().and_then(|w| w.device.clone())) {
                 None => Timing::default(),
                 Some(device) => {
-                    let limit =
-                        (crate::backend::SLOWER_LIMIT * cpu_total_ms).max(crate::backend::MIN_LIMIT_MS);
-                    time_updates(config, &device, algos, limit).await
+                    time_updates(config, &device, algos, crate::backend::webgpu_limit_ms(cpu_total_ms)).await
                 }
             }
         }
@@ -418,18 +421,11 @@ fn typed_snapshot(mut s: inspect::Snapshot, swb: bool) -> Result<JsValue, JsErro
     Ok(object)
 }
 
-/// Session `id`'s config, and the policies of the algorithms it advances, by name.
+/// Session `id`'s config, and (copies of) the policies of the algorithms it advances, by name.
 fn trained_policies(id: u32) -> Result<(ExperimentConfig, Vec<(&'static str, crate::policy::Policy)>), String> {
-    use crate::train::Algorithm;
     WORKER.with_borrow(|w| match w.sessions.get(&id) {
         Some(Some(e)) => {
-            let mut trained = Vec::new();
-            if e.scores(Algos::Ppo).is_some() {
-                trained.push(("ppo", e.ppo.policy().clone()));
-            }
-            if e.scores(Algos::Grpo).is_some() {
-                trained.push(("grpo", e.grpo.policy().clone()));
-            }
+            let trained = e.trained_policies().into_iter().map(|(name, p)| (name, p.clone())).collect();
             Ok((e.config.clone(), trained))
         }
         Some(None) => Err(format!("session {id} is stepping")),

@@ -98,8 +98,9 @@ async function fallsBackToCpu(browser, ctx, why) {
 test('without WebGPU the page falls back to the CPU and says why', (ctx) => fallsBackToCpu(ctx.browserWithoutGpu, ctx, /WebGPU unavailable/), BOTH);
 
 test('backend=auto times both backends, shows both figures and why, and the shared link carries its choice', async (ctx) => {
-  // SwiftShader is a software adapter, which the page does not time unless told to (below).
-  const { page, errors } = await open(ctx, `?time-software-gpu#${TINY.cartpole}&seed=4`);
+  // SwiftShader is a software adapter, which the page does not time unless told to (below);
+  // its first update compiles the kernels for about 14 s here, past the 6 s budget of a real GPU.
+  const { page, errors } = await open(ctx, `?time-software-gpu&webgpu-budget=120#${TINY.cartpole}&seed=4`);
   const s = await status(page);
   const c = s.choice;
   assert.ok(c && c.cpu_ms > 0 && c.webgpu_ms > 0, JSON.stringify(s));
@@ -150,6 +151,26 @@ test('backend=auto on a software adapter picks the CPU at once, says why, and a 
   assert.equal(s.updates.ppo + s.updates.grpo, 2);
   assert.ok(waited < FIRST_UPDATE_MS, `the first update came after ${waited} ms`);
   assert.match(await page.evaluate(() => window.playground.shareUrl()), /backend=cpu/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('backend=auto timing an adapter as slow as SwiftShader on a text task: WebGPU is stopped at its budget, the CPU chosen, the first update within a minute', async (ctx) => {
+  // Timed as if it were a real GPU (?time-software-gpu): one WebGPU update of the language
+  // model takes minutes here (441 s before the budget), which the budget must not wait for.
+  const t0 = Date.now();
+  const { page, errors } = await open(ctx, '?time-software-gpu#v=6&env=lm-reverse&seed=5');
+  const chosen = Date.now() - t0;
+  await step(page, 1);
+  const waited = Date.now() - t0;
+  const s = await status(page);
+  assert.ok(s.choice && s.choice.backend === 'cpu' && s.choice.cpu_ms > 0 && s.choice.webgpu_ms === null, JSON.stringify(s.choice));
+  assert.match(s.choice.reason, /WebGPU failed while being timed \(stopped at its 6 s budget before its updates had ended\): the CPU/);
+  assert.match(await page.textContent('#backend-choice'), /6 s budget/);
+  assert.equal(s.updates.ppo + s.updates.grpo, 2);
+  assert.ok(chosen < 30_000, `the page chose after ${chosen} ms`);
+  assert.ok(waited < FIRST_UPDATE_MS, `the first update came after ${waited} ms`);
+  console.log(`     (chosen after ${(chosen / 1000).toFixed(1)} s, first update after ${(waited / 1000).toFixed(1)} s)`);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -29,7 +29,7 @@ export class Bridge {
   start() {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.receive(e.data);
-    this.worker.onerror = (e) => this.crash(e.message || 'the worker failed to load');
+    this.worker.onerror = (e) => !this.closed && this.crash(e.message || 'the worker failed to load');
     this.ready = this.core.then((module) => this.send('init', { module }));
   }
 
@@ -53,6 +53,15 @@ export class Bridge {
     for (const w of this.pending.values()) w.reject(Object.assign(new Error(message), { crashed: true }));
     this.pending.clear();
     this.restart(message);
+  }
+
+  /** Stop the worker for good (a timing worker past its budget): its requests reject, and no
+   *  restart follows. */
+  close() {
+    this.closed = true;
+    this.worker.terminate();
+    for (const w of this.pending.values()) w.reject(new Error('the worker was stopped'));
+    this.pending.clear();
   }
 
   restart(reason) {

@@ -17,6 +17,9 @@ export function poolSize(runs, asked = POOL_ASKED, cores = navigator.hardwareCon
 /** `?time-software-gpu` (a test switch): time a software WebGPU adapter as a real one, instead
  *  of choosing the CPU at once (see `resolveBackend`). */
 const TIME_SOFTWARE_GPU = PARAMS.has('time-software-gpu');
+/** `?webgpu-budget=S` (a test switch): WebGPU's timing budget in seconds, instead of the core's
+ *  (a software adapter's first update compiles its kernels for longer than a real GPU's). */
+const WEBGPU_BUDGET_S = Number(PARAMS.get('webgpu-budget')) || null;
 /** How snapshots cross from the workers: their numeric arrays as transferred typed arrays
  *  (`typed`), or (benchmark switches, `?transport=`) `json` as before, or `typed-swb`. */
 export const TRANSPORT = PARAMS.get('transport') ?? 'typed';
@@ -164,9 +167,34 @@ function timingLanes() {
   return workers.length > 1 ? [[workers[0], 'ppo'], [workers[1], 'grpo']] : [[workers[0], 'both']];
 }
 
+let budgets = null; // the core's timing budgets (src/backend.rs), read once
+
+/** WebGPU timed in workers of its own, one per lane, stopped at the budget whatever they are
+ *  doing (an update cannot be cut short from inside; a slow adapter's one update can take
+ *  minutes): each lane's timing, a stopped lane's saying so. The workers go afterwards, with the
+ *  devices they opened. */
+async function timeWebGpu(url, lanes, cpu, budgetMs) {
+  const workers = lanes.map(() => new Bridge(core, () => {}));
+  let timer;
+  const deadline = new Promise((resolve) => (timer = setTimeout(() => resolve(null), budgetMs)));
+  const timed = Promise.all(
+    lanes.map(([, lane], i) => workers[i].call('timeBackend', { url, algos: lane, backend: 'webgpu', cpuTotalMs: cpu[i].total_ms })),
+  );
+  timed.catch(() => {}); // a stopped worker's request rejects after the race is settled
+  try {
+    const result = await Promise.race([timed, deadline]);
+    const stopped = { available: true, figures: [], total_ms: budgetMs, note: null, error: `stopped at its ${budgetMs / 1000} s budget before its updates had ended` };
+    return result ?? lanes.map(() => stopped);
+  } finally {
+    clearTimeout(timer);
+    workers.forEach((w) => w.close());
+  }
+}
+
 /** `backend=auto`: time a few updates of this experiment (its first seed) on the CPU and on
  *  WebGPU (each algorithm in its own worker where there are two; the CPU in both first, then
- *  WebGPU in both, so that neither figure is taken beside the other backend's work) and choose
+ *  WebGPU in two workers of its own, so that neither figure is taken beside the other backend's
+ *  work; each within its budget, WebGPU's workers stopped at theirs) and choose
  *  the faster; `{url, choice}`: the link with the backend resolved, which the runs and their
  *  shared URL then carry, and how it was chosen (null when the link named a backend). Without
  *  WebGPU, or on a software adapter (one update of a text task took minutes on SwiftShader),
@@ -185,12 +213,12 @@ async function resolveBackend(url) {
   if (gpu.software && !TIME_SOFTWARE_GPU) return resolve([], null, `WebGPU's adapter is a software renderer, which trains no faster than the CPU (${gpu.software})`);
   try {
     const lanes = timingLanes();
-    const time = (backend, totals) =>
-      Promise.all(lanes.map(([w, lane], i) => w.call('timeBackend', { url, algos: lane, backend, cpuTotalMs: totals?.[i] ?? 0 })));
     hooks.progress('backend=auto: timing a few updates on the CPU…');
-    const cpu = await time('cpu');
-    hooks.progress('backend=auto: timing a few updates on WebGPU…');
-    const webgpu = await time('webgpu', cpu.map((t) => t.total_ms));
+    const cpu = await Promise.all(lanes.map(([w, lane]) => w.call('timeBackend', { url, algos: lane, backend: 'cpu', cpuTotalMs: 0 })));
+    budgets ??= (await bridge.call('describe')).timing_budgets;
+    const budgetMs = WEBGPU_BUDGET_S ? WEBGPU_BUDGET_S * 1000 : budgets.webgpu_ms;
+    hooks.progress(`backend=auto: timing a few updates on WebGPU (at most ${budgetMs / 1000} s)…`);
+    const webgpu = await timeWebGpu(url, lanes, cpu, budgetMs);
     return await resolve(cpu.map((c, i) => ({ cpu: c, webgpu: webgpu[i] })));
   } catch (e) {
     if (e.crashed) state.timingCrashed = `a worker crashed while timing: ${e.message}`;

@@ -13,8 +13,9 @@ cargo check --features native-wgpu --bins
 
 echo "==> building the page (release wasm)"
 scripts/build-site.sh
-ls -l dist/assets-*/*.wasm | awk '{ printf "wasm: %.1f MB raw, ", $5 / 1e6 }'
-gzip -c dist/assets-*/*.wasm | wc -c | awk '{ printf "%.1f MB gzipped\n", $1 / 1e6 }'
+for f in dist/assets-*/*.wasm; do
+  printf '%s: %.1f MB raw, %.2f MB gzipped\n' "$(basename "$f")" "$(stat -c %s "$f")e-6" "$(gzip -c "$f" | wc -c)e-6"
+done
 
 echo "==> a build with a changed core gets another asset folder"
 # The same sources built with another commit stamped into the core: other wasm bytes.

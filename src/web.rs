@@ -60,13 +60,10 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Try to initialise WebGPU (once); `{available, adapter, error}`.
-#[wasm_bindgen(js_name = probeWebGpu)]
-pub async fn probe_webgpu() -> Result<JsValue, JsError> {
-    if let Some(known) = WORKER.with_borrow(|w| w.webgpu.clone()) {
-        return to_js(&known);
-    }
-    let probed = match Device::wgpu_options().init_with_setup_async().await {
+/// WebGPU's device and adapter, or why there is none.
+#[cfg(feature = "webgpu")]
+async fn init_webgpu() -> WebGpu {
+    match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
             // Browsers often leave the adapter's name empty; the worker adds the browser's own
             // description (GPUAdapter.info) when it has one.
@@ -77,15 +74,30 @@ pub async fn probe_webgpu() -> Result<JsValue, JsError> {
                 .then(|| format!("wgpu reports its adapter ({adapter}) as a CPU device"));
             WebGpu { available: true, adapter, error: None, software, device: Some(device.autodiff()), lost: false }
         }
-        Err(e) => WebGpu {
-            available: false,
-            adapter: String::new(),
-            error: Some(e.to_string()),
-            software: None,
-            device: None,
-            lost: false,
-        },
-    };
+        Err(e) => WebGpu::none(e.to_string()),
+    }
+}
+
+/// The CPU core (built without the `webgpu` feature, the page's download where the browser
+/// offers no WebGPU adapter) has no WebGPU backend.
+#[cfg(not(feature = "webgpu"))]
+async fn init_webgpu() -> WebGpu {
+    WebGpu::none("this is the page's CPU core, without a WebGPU backend: the browser offered no WebGPU adapter".into())
+}
+
+impl WebGpu {
+    fn none(error: String) -> Self {
+        WebGpu { available: false, adapter: String::new(), error: Some(error), software: None, device: None, lost: false }
+    }
+}
+
+/// Try to initialise WebGPU (once); `{available, adapter, error}`.
+#[wasm_bindgen(js_name = probeWebGpu)]
+pub async fn probe_webgpu() -> Result<JsValue, JsError> {
+    if let Some(known) = WORKER.with_borrow(|w| w.webgpu.clone()) {
+        return to_js(&known);
+    }
+    let probed = init_webgpu().await;
     WORKER.with_borrow_mut(|w| w.webgpu = Some(probed.clone()));
     to_js(&probed)
 }

@@ -4,7 +4,7 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|copy|seeds|memory runs one part (copy: what keeping a CPU copy
+// BENCH_ONLY=parallel|transport|lm|copy|seeds|memory|startup runs one part (copy: what keeping a CPU copy
 // of each run on WebGPU costs, to survive a lost device; memory: what the scrubber's history holds
 // after a 1,000-update CartPole run and a 400-update lm-reverse run, as the page measures it).
 //
@@ -157,6 +157,41 @@ async function lmBench() {
     console.log(`| ${a.toUpperCase()} | ${fmt(n, 0)} | ${fmt(c, 0)} | ${fmt(g, 0)} | ${fmt(c / n, 2)}× | ${fmt(g / c, 3)}× |`);
   }
 }
+/** Time to first interactive (navigation start to a created experiment: Step enabled) and the
+ *  wasm downloaded, for each build of the core in this one run: the full one (a browser with a
+ *  WebGPU adapter) and the CPU one (the same browser without, as the page finds it), cold
+ *  contexts, medians of 5. */
+async function startup() {
+  const withoutGpu = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
+  console.log('| core | wasm downloaded (raw / gzipped) | first interactive, median of 5 (ms) |\n|---|---:|---:|');
+  for (const [name, b] of [['full (CPU and WebGPU)', browser], ['CPU only', withoutGpu]]) {
+    const times = [];
+    let wasm = null;
+    for (let i = 0; i < 5; i++) {
+      const context = await b.newContext();
+      const page = await context.newPage();
+      page.on('request', (r) => r.url().endsWith('.wasm') && (wasm = r.url().split('/').pop()));
+      await page.goto(`${site.url}/#env=CartPole-v1&backend=cpu`);
+      await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
+      times.push(await page.evaluate(() => performance.now()));
+      await context.close();
+    }
+    const { gzipSync } = await import('node:zlib');
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const folder = readdirSync(dist).find((f) => f.startsWith('assets-')) ?? '.';
+    const bytes = readFileSync(`${dist}/${folder}/${wasm}`);
+    console.log(`| ${name}: ${wasm} | ${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes).length / 1e6).toFixed(2)} MB | ${fmt(median(times), 0)} |`);
+  }
+  await withoutGpu.close();
+}
+
+if (process.env.BENCH_ONLY === 'startup') {
+  await startup();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
 if (process.env.BENCH_ONLY === 'lm') {
   await lmBench();
   await browser.close();

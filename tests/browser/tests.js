@@ -71,6 +71,7 @@ test('the page loads without console errors and detects WebGPU', async (ctx) => 
   const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   const s = await status(page);
   assert.equal(s.backend, 'cpu');
+  assert.equal(s.core, 'full', 'an adapter: the core with both backends');
   assert.equal(s.webgpu.available, true, `WebGPU not detected: ${JSON.stringify(s.webgpu)}`);
   assert.match(s.webgpu.adapter, /swiftshader|google/i);
   assert.deepEqual(errors, []);
@@ -78,14 +79,19 @@ test('the page loads without console errors and detects WebGPU', async (ctx) => 
 });
 
 /** Asked for WebGPU, a browser without a usable one trains on the CPU and says `why`. */
-async function fallsBackToCpu(browser, ctx, why) {
+async function fallsBackToCpu(browser, ctx, why, core = 'cpu') {
   const page = await browser.newPage();
   const errors = [];
+  const wasms = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => r.url().endsWith('.wasm') && wasms.push(r.url().split('/').pop()));
   await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=webgpu`);
   await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
   const s = await status(page);
   assert.equal(s.backend, 'cpu');
+  // No adapter: the page downloads the CPU core alone (a third of the full one's bytes).
+  assert.equal(s.core, core);
+  if (core === 'cpu') assert.deepEqual([...new Set(wasms)], ['ppo-grpo-playground-cpu_bg.wasm']);
   assert.equal(s.webgpu.available, false);
   assert.match(s.note, /WebGPU unavailable, using the CPU/);
   assert.match(await page.textContent('#problems'), why);

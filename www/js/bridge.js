@@ -1,23 +1,41 @@
 // The page's side of the worker: requests as promises, events as callbacks, and a fresh
 // worker when the old one crashed (a wasm trap leaves its instance unusable).
 
-const WASM = new URL('../ppo-grpo-playground_bg.wasm', import.meta.url);
+/** The two builds of the training core: the full one (the CPU and WebGPU backends) and the CPU
+ *  one (the same crate without WebGPU, a third of the download), each a wasm-bindgen module and
+ *  its wasm. */
+const CORES = { full: 'ppo-grpo-playground', cpu: 'ppo-grpo-playground-cpu' };
+
+/** Which core this browser needs: the full one where it offers a WebGPU adapter (a software one
+ *  included: `backend=webgpu` may ask for it), the CPU one where it offers none. */
+export async function coreFor(gpu = globalThis.navigator?.gpu) {
+  try {
+    return gpu && (await gpu.requestAdapter()) ? 'full' : 'cpu';
+  } catch {
+    return 'cpu';
+  }
+}
 
 /** The training core, compiled once per page and shared by its workers (a Module is cloned into
- *  each worker without compiling again, and the wasm is fetched once). A streaming compile from
+ *  each worker without compiling again, and the wasm is fetched once): `{kind, module, glue}`,
+ *  `glue` the URL of its wasm-bindgen module, which the workers import. A streaming compile from
  *  the cache can be aborted when the browser hands one cache entry to two frames at once
  *  (Chromium, two embeds of one release on a blog page): then once more from the bytes, fetched
  *  past the cache. */
-export function compileCore() {
-  return WebAssembly.compileStreaming(fetch(WASM)).catch(async (first) => {
-    const response = await fetch(WASM, { cache: 'reload' });
+export async function compileCore(kind) {
+  kind ??= await coreFor();
+  const wasm = new URL(`../${CORES[kind]}_bg.wasm`, import.meta.url);
+  const glue = new URL(`../${CORES[kind]}.js`, import.meta.url).href;
+  const module = await WebAssembly.compileStreaming(fetch(wasm)).catch(async (first) => {
+    const response = await fetch(wasm, { cache: 'reload' });
     if (!response.ok) throw first;
     return WebAssembly.compile(await response.arrayBuffer());
   });
+  return { kind, module, glue };
 }
 
 export class Bridge {
-  /** `core`: a promise of the compiled core (`compileCore()`). */
+  /** `core`: a promise of the compiled core (`compileCore()`: `{kind, module, glue}`). */
   constructor(core, onEvent) {
     this.core = core;
     this.onEvent = onEvent;
@@ -30,7 +48,7 @@ export class Bridge {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.receive(e.data);
     this.worker.onerror = (e) => !this.closed && this.crash(e.message || 'the worker failed to load');
-    this.ready = this.core.then((module) => this.send('init', { module }));
+    this.ready = this.core.then(({ module, glue }) => this.send('init', { module, glue }));
   }
 
   receive(msg) {

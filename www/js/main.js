@@ -28,6 +28,7 @@ const view = {
   build: null, // {version, commit}: what made every figure on the page
   notice: null, // the opened link's version notice, if its code has changed since
   embed: null, // {figure, started} when the page is an embedded figure
+  core: null, // which build of the core the page loaded: 'full' (CPU and WebGPU) or 'cpu'
 };
 
 let stats; // the statistics worker's Bridge (summary table, bands): it never trains
@@ -704,6 +705,7 @@ async function memory() {
 
 async function boot() {
   const core = compileCore();
+  core.then((c) => (view.core = c.kind), () => {});
   hookUp();
   bridge = session.start(core);
   stats = new Bridge(core, () => {});
@@ -787,6 +789,8 @@ window.playground = {
     adapter: state.createdBy?.ppo.adapter ?? null,
     note: state.createdBy?.ppo.note ?? null,
     webgpu: view.webgpu,
+    /** The build of the core loaded: 'full' (CPU and WebGPU), or 'cpu' where the browser offered no WebGPU adapter. */
+    core: view.core,
     updates: { ppo: session.firstSeed().ppo.length, grpo: session.firstSeed().grpo.length },
     /** Runs per algorithm (seeds seed, seed + 1, …), and the workers they train in. */
     seeds: state.seeds,

@@ -1,10 +1,14 @@
 // The Web Worker that owns the training core (wasm). It runs one request at a time, except
 // `pause`, which takes effect between two updates of a running session. Its first message,
-// `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers.
-import init, * as core from '../ppo-grpo-playground.js';
+// `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers,
+// with the URL of the wasm-bindgen module that goes with it (the full core's or the CPU core's).
+let core; // that module's exports, once imported
 
 let received;
-const ready = new Promise((resolve) => (received = resolve)).then((module) => init({ module_or_path: module }));
+const ready = new Promise((resolve) => (received = resolve)).then(async ({ module, glue }) => {
+  core = await import(glue);
+  return core.default({ module_or_path: module });
+});
 let running = null; // a token of the current Run, or null
 let queue = Promise.resolve();
 
@@ -29,7 +33,7 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 self.onmessage = (e) => {
   const { id, method, args } = e.data;
   if (method === 'init') {
-    received(args.module);
+    received(args);
     ready.then(() => reply(id, { ok: true, result: null }), (err) => reply(id, { ok: false, error: String(err?.message ?? err) }));
     return;
   }

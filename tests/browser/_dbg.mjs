@@ -1,0 +1,18 @@
+import { launchFirefox } from './firefox.js';
+import { serve } from '../../scripts/static-server.mjs';
+const { server, url } = await serve('dist');
+const browser = await launchFirefox();
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+await page.evaluate(() => 1);
+page.on('pageerror', (e) => console.log('pageerror', e.message));
+page.on('console', (m) => console.log('console', m.type(), m.text()));
+await page.goto(`${url}/#env=CartPole-v1&seed=3&width=16&ppo.num_envs=2&ppo.num_steps=16&ppo.update_epochs=1&ppo.num_minibatches=1&grpo.num_generations=4&grpo.max_completion_length=40&backend=cpu`);
+await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 60000 });
+await page.click('#btn-run');
+console.log('clicked');
+await new Promise((r) => setTimeout(r, 4000));
+console.log(JSON.stringify(await page.evaluate(() => { const s = window.playground.status(); return [s.running, s.updates, s.lastError, document.getElementById('btn-run').textContent, document.getElementById('status').textContent]; })));
+const box = await page.evaluate(() => JSON.stringify(document.getElementById('btn-run').getBoundingClientRect()));
+console.log(box);
+await browser.close();
+server.close();

@@ -78,7 +78,7 @@ impl AlgoHistory {
         if let Some(full) = self.full.get(&n) {
             return Some(full.clone());
         }
-        self.light.get(n.checked_sub(1)?).map(|l| l.part(n))
+        self.light.get(n.checked_sub(1)?).map(Light::part)
     }
 
     pub fn held(&self) -> Held {
@@ -124,7 +124,7 @@ impl Light {
         }
     }
 
-    fn part(&self, _n: usize) -> Snapshot {
+    fn part(&self) -> Snapshot {
         Snapshot {
             ppo_update: self.ppo_update,
             grpo_update: self.grpo_update,
@@ -301,7 +301,7 @@ mod tests {
             grpo_completions,
             ..Snapshot::default()
         };
-        let light = Light::of(&part(Some(ppo.clone()), Some(grpo.clone()))).part(1);
+        let light = Light::of(&part(Some(ppo.clone()), Some(grpo.clone()))).part();
         let without = |mut c: Completions| {
             c.rows.iter_mut().for_each(|r| r.ratios = None);
             serde_json::to_string(&c).unwrap()

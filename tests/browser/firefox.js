@@ -82,7 +82,13 @@ class Scope {
     return this.frame.waitForSelector(selector, { visible: true, timeout });
   }
 
-  click(selector) {
+  /** As Playwright's: once the element is there and enabled (puppeteer's own click does not
+   *  wait, and a click on a button still disabled does nothing). */
+  async click(selector) {
+    await this.frame.waitForFunction((sel) => {
+      const el = document.querySelector(sel);
+      return el && !el.disabled;
+    }, { timeout: 30_000, polling: 100 }, selector);
     return this.frame.click(selector);
   }
 

@@ -347,9 +347,7 @@ test('heatmaps: one-signed tensors on a sequential scale, signed ones diverging,
 });
 
 test('Run then Pause stops the updates', async (ctx) => {
-  // CartPole's defaults, a few updates a second: TINY's hundreds a second flood the page with
-  // update events, and Firefox's WebDriver BiDi then polled the page too seldom to see them.
-  const { page } = await open(ctx, '#env=CartPole-v1&backend=cpu');
+  const { page } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
   await page.click('#btn-run');
   await page.waitForFunction(() => window.playground.status().updates.ppo >= 3, null, { timeout: 60_000 });
   await page.click('#btn-run'); // now labelled Pause

@@ -12,7 +12,7 @@ import { renderExperiments } from './experiments.js';
 import { Heatmaps, fits, sliceColumns } from './heatmaps.js';
 import * as exporter from './export.js';
 import * as session from './session.js';
-import { ALGOS, TRANSPORT, state, runOf, transfers } from './session.js';
+import { ALGOS, state, runOf, transfers } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -291,16 +291,9 @@ async function scrubTo(n) {
   const token = ++view.scrubs;
   const [current, k, at] = [state.session, state.selected, view.at];
   if (charts) renderScrubber();
-  const parts = await Promise.all(
-    ALGOS.map(async (algo) => {
-      const run = runOf(algo);
-      if (!run?.history.length) return null;
-      const args = { session: run.id, transport: TRANSPORT, ...(at !== null && { at: Math.min(at, run.history.length) }) };
-      return [algo, await session.workerOf(run).call('snapshot', args)];
-    }),
-  ).catch((e) => (token === view.scrubs && fail(`Could not show update ${at}: ${e.message}`), []));
+  const parts = await session.partsAt(at).catch((e) => (token === view.scrubs && fail(`Could not show update ${at}: ${e.message}`), []));
   if (token !== view.scrubs || current !== state.session || k !== state.selected) return;
-  for (const part of parts) if (part) renderSnapshot(...part);
+  for (const part of parts) renderSnapshot(...part);
 }
 
 /** The shown seed's flags, both algorithms', by update: `[{algo, kind, update, message}]`. */
@@ -656,14 +649,8 @@ function plain(snapshot) {
 async function snapshotAt(n) {
   await started;
   if (!Number.isInteger(n) || n < 1 || n > latestUpdate()) throw new Error(`there is no update ${n}: the runs shown have taken ${latestUpdate()}`);
-  const parts = await Promise.all(
-    ALGOS.map(async (algo) => {
-      const run = runOf(algo);
-      if (!run?.history.length) return null;
-      return [algo, await session.workerOf(run).call('snapshot', { session: run.id, transport: 'json', at: Math.min(n, run.history.length) })];
-    }),
-  );
-  const [ppo, grpo] = parts.map((p) => p?.[1] ?? {});
+  const parts = Object.fromEntries(await session.partsAt(n, 'json'));
+  const [ppo, grpo] = ALGOS.map((algo) => parts[algo] ?? {});
   return plain({ ...grpo, ppo_update: ppo.ppo_update ?? null, ppo_tensors: ppo.ppo_tensors ?? false, ppo: ppo.ppo ?? [], ppo_completions: ppo.ppo_completions ?? null });
 }
 
@@ -675,30 +662,23 @@ async function complete(prompt, bytes = null) {
   if (typeof prompt !== 'string') throw new Error('the prompt must be text, such as dcba=');
   if (bytes) return bridge.call('completeWith', { bytes, prompt });
   if (state.session === null) throw new Error('no experiment is loaded');
-  const byAlgo = await Promise.all(ALGOS.map((algo) => session.workerOf(runOf(algo)).call('complete', { session: runOf(algo).id, prompt })));
+  const [ppo, grpo] = await session.eachRun('complete', { prompt });
   const model = (answers, name) => answers.models.find((m) => m.model === name);
-  const [ppo, grpo] = byAlgo;
   return { ...grpo, models: [model(grpo, 'base'), model(ppo, 'ppo'), model(grpo, 'grpo')] };
 }
 
 /** The shown seed's trained adapters, PPO's and GRPO's in one file: `{bytes, name}`. */
 async function adaptersFile() {
   if (state.session === null) throw new Error('no experiment is loaded');
-  const [a, b] = await Promise.all(ALGOS.map((algo) => session.workerOf(runOf(algo)).call('adapters', { session: runOf(algo).id })));
+  const [a, b] = await session.eachRun('adapters');
   const bytes = await bridge.call('mergeAdapters', { a, b });
   const params = new URLSearchParams(state.createdBy.ppo.fragment);
   return { bytes, name: `${params.get('env')}-seed${runOf('ppo').seed}-update${latestUpdate()}.lora` };
 }
 
 async function memory() {
-  const out = {};
-  for (const algo of ALGOS) {
-    const run = runOf(algo);
-    if (!run) continue;
-    const { held, wasm_bytes } = await session.workerOf(run).call('held', { session: run.id });
-    out[algo] = { held: held[algo], wasm_bytes };
-  }
-  return out;
+  const answers = await session.eachRun('held');
+  return Object.fromEntries(ALGOS.map((algo, i) => [algo, { held: answers[i].held[algo], wasm_bytes: answers[i].wasm_bytes }]));
 }
 
 // ---------------------------------------------------------------- boot

@@ -159,6 +159,26 @@ export async function showSeed(k) {
   return got.filter(Boolean);
 }
 
+/** Each algorithm's part of update `at` (null: the latest) of the shown seed, from its run's
+ *  worker: `[algo, part]` for each run that has one (the last update of a run that took fewer). */
+export async function partsAt(at, transport = TRANSPORT) {
+  const got = await Promise.all(
+    ALGOS.map(async (algo) => {
+      const run = runOf(algo);
+      if (!run?.history.length) return null;
+      const args = { session: run.id, transport, ...(at !== null && { at: Math.min(at, run.history.length) }) };
+      return [algo, await pool[run.worker].call('snapshot', args)];
+    }),
+  );
+  return got.filter(Boolean);
+}
+
+/** `method` asked of each algorithm's run of the shown seed, in its worker, with `args`: the
+ *  answers in the order of `ALGOS`. */
+export function eachRun(method, args = {}) {
+  return Promise.all(ALGOS.map((algo) => pool[runOf(algo).worker].call(method, { session: runOf(algo).id, ...args })));
+}
+
 // ---------------------------------------------------------------- backend=auto
 
 /** Timing lanes of `backend=auto`: each algorithm in a worker of its own, or both in one. */

@@ -116,8 +116,8 @@ async function memoryOf(label, hash, updates) {
 }
 
 if (process.env.BENCH_ONLY === 'memory') {
-  await memoryOf('CartPole-v1', 'env=CartPole-v1&seed=1&total_steps=10000000', 1000);
-  await memoryOf('lm-reverse', 'env=lm-reverse&seed=1&total_steps=10000000', 400);
+  await memoryOf('CartPole-v1', 'v=6&env=CartPole-v1&seed=1&total_steps=10000000', 1000);
+  await memoryOf('lm-reverse', 'v=6&env=lm-reverse&seed=1&total_steps=10000000', 400);
   await browser.close();
   site.server.close();
   process.exit(0);

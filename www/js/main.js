@@ -472,6 +472,13 @@ function updated(run, data, { lost, error }) {
     state.lastError = `${which}: ${error}`;
     showProblems(`${which} stopped; its history is kept`, [{ key: algo, message: error }]);
   }
+  // The slider's end moves with the runs at once (its label waits for the next redraw), so that
+  // a key pressed meanwhile steps from the latest update, not from a stale end.
+  if (run.k === state.selected) {
+    const slider = $('update-slider');
+    slider.max = String(latestUpdate());
+    if (view.at === null) slider.value = slider.max;
+  }
   // Following the latest, every update is shown; scrubbed back, only the update the scrubber
   // waits for (a link's `at` while its run replays).
   const shown = view.at === null || run.history.length === view.at;

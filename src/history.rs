@@ -101,8 +101,7 @@ impl History {
 }
 
 /// What every update keeps: its completions packed (about 11 kB for lm-reverse's 256 in the
-/// page, measured: see the README), and its
-/// groups.
+/// page, measured: see the README), and its groups.
 #[derive(Clone, Debug, Default)]
 struct Light {
     group_size: usize,

@@ -37,6 +37,9 @@ web() {
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
+  # Trunk builds offline (Trunk.toml): the crates only the browser build uses (wgpu, cubecl, …)
+  # must be in cargo's cache first. Quick when they are.
+  cargo fetch --locked --target wasm32-unknown-unknown
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "installing npm packages"
     npm ci --no-audit --no-fund

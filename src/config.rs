@@ -606,6 +606,11 @@ impl ExperimentConfig {
         problems
     }
 
+    /// Trajectories in one GRPO generation batch (its `G` axis).
+    pub fn grpo_batch_width(&self) -> usize {
+        self.grpo.num_generations * self.grpo.groups_per_update
+    }
+
     /// GRPO's cap on trajectory length, in steps.
     pub fn grpo_horizon(&self) -> usize {
         match self.grpo.max_completion_length {

@@ -307,6 +307,13 @@ impl Experiment {
         }
     }
 
+    /// Let GRPO's update run its shards on `pool`'s helpers too (see [`crate::shards`]); a run
+    /// learning on the CPU only, where the helpers compute. Its results are the same without.
+    pub fn with_shard_pool(mut self, pool: std::sync::Arc<dyn crate::shards::Pool>) -> Self {
+        self.grpo.grpo.set_pool(pool);
+        self
+    }
+
     /// Keep what every update shows (the page's scrubber), within [`crate::history`]'s budget.
     pub fn with_history(mut self) -> Self {
         self.history = Some(crate::history::History::default());

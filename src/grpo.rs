@@ -3,6 +3,8 @@
 //! normalise rewards within the group over valid steps only, then take clipped-surrogate steps
 //! with a k3 KL penalty to a reference policy, updating the policy alone.
 
+use std::sync::Arc;
+
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
@@ -16,6 +18,7 @@ use crate::learner::{self, Means};
 use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::{Policy, StochasticPolicy};
 use crate::rollout::{Padded, Trajectory, collect_group, stack_and_pad};
+use crate::shards::{self, Cells, GradientJob, Job, Outcome, Pool, SHARD, STATS, ShardGradient};
 use crate::train::{Algorithm, TrainError, check_finite};
 use crate::trainee::{Clock, Trainee};
 
@@ -135,12 +138,69 @@ pub fn aggregate(
     batch_valid_steps: usize,
 ) -> Tensor<1> {
     let [_, g] = per_step.dims();
-    let masked = zero_padding(per_step, &mask);
+    let divisors = Divisors::Own { horizon, batch_valid_steps, trajectories: g };
+    aggregate_by(per_step, &mask, loss_type, &divisors)
+}
+
+/// What a minibatch's means divide by: its own cells (`Own`, counted on the device), or, for one
+/// shard of a minibatch (see [`crate::shards`]), the whole minibatch's counts, so that the
+/// shards' losses and statistics sum to the minibatch's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Divisors {
+    Own { horizon: usize, batch_valid_steps: usize, trajectories: usize },
+    Minibatch(Norm),
+}
+
+/// A minibatch's counts, for its shards: its trajectories, its valid steps under the loss mask,
+/// the generation batch's valid steps, and `max_completion_length`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Norm {
+    pub trajectories: usize,
+    pub valid_steps: usize,
+    pub batch_valid_steps: usize,
+    pub horizon: usize,
+}
+
+impl Divisors {
+    fn horizon(&self) -> usize {
+        match *self {
+            Divisors::Own { horizon, .. } | Divisors::Minibatch(Norm { horizon, .. }) => horizon,
+        }
+    }
+    fn batch_valid_steps(&self) -> usize {
+        match *self {
+            Divisors::Own { batch_valid_steps, .. } | Divisors::Minibatch(Norm { batch_valid_steps, .. }) => {
+                batch_valid_steps
+            }
+        }
+    }
+    fn trajectories(&self) -> usize {
+        match *self {
+            Divisors::Own { trajectories, .. } | Divisors::Minibatch(Norm { trajectories, .. }) => trajectories,
+        }
+    }
+    /// The sum of `x` over valid cells, divided by the valid cells' count.
+    fn per_cell(&self, x: Tensor<2>, mask: &Tensor<2>) -> Tensor<1> {
+        match self {
+            Divisors::Own { .. } => masked_mean(x, mask.clone()),
+            Divisors::Minibatch(n) => zero_padding(x, mask).sum() / n.valid_steps.max(1) as f64,
+        }
+    }
+    /// The sum of each trajectory's mean over its valid steps, divided by the trajectories.
+    fn per_trajectory(&self, x: Tensor<2>, mask: &Tensor<2>) -> Tensor<1> {
+        match self {
+            Divisors::Own { .. } => per_trajectory_mean(x, mask).mean(),
+            Divisors::Minibatch(n) => per_trajectory_mean(x, mask).sum() / n.trajectories.max(1) as f64,
+        }
+    }
+}
+
+fn aggregate_by(per_step: Tensor<2>, mask: &Tensor<2>, loss_type: LossType, d: &Divisors) -> Tensor<1> {
     match loss_type {
-        LossType::Grpo | LossType::Sapo => per_trajectory_mean(masked, &mask).mean(),
-        LossType::Bnpo => masked.sum() / mask.sum().clamp_min(1.0),
-        LossType::DrGrpo => masked.sum() / (g * horizon) as f64,
-        LossType::Dapo | LossType::Cispo => masked.sum() / batch_valid_steps.max(1) as f64,
+        LossType::Grpo | LossType::Sapo => d.per_trajectory(per_step, mask),
+        LossType::Bnpo => d.per_cell(per_step, mask),
+        LossType::DrGrpo => zero_padding(per_step, mask).sum() / (d.trajectories() * d.horizon()) as f64,
+        LossType::Dapo | LossType::Cispo => zero_padding(per_step, mask).sum() / d.batch_valid_steps().max(1) as f64,
     }
 }
 
@@ -207,7 +267,13 @@ pub fn policy_objective(
 /// for the clipped losses (`r < 1 − ε` with `A < 0`, `r > 1 + ε_high` with `A > 0`, either),
 /// `(0, cispo's r > ε_high with A > 0, same)` for cispo, and zeros for sapo. With sequence-level
 /// weights each trajectory counts once (TRL's mean over sequences).
-fn clip_ratios(weights: Tensor<2>, advantages: Tensor<2>, mask: Tensor<2>, c: &GrpoConfig) -> [Tensor<1>; 3] {
+fn clip_ratios(
+    weights: Tensor<2>,
+    advantages: Tensor<2>,
+    mask: Tensor<2>,
+    c: &GrpoConfig,
+    d: &Divisors,
+) -> [Tensor<1>; 3] {
     let negative = advantages.clone().lower_elem(0.0);
     let positive = advantages.greater_elem(0.0);
     let (low, high) = match c.loss_type {
@@ -227,8 +293,8 @@ fn clip_ratios(weights: Tensor<2>, advantages: Tensor<2>, mask: Tensor<2>, c: &G
     };
     let region = low.clone().bool_or(high.clone());
     let mean = |x: Tensor<2, Bool>| match c.importance_sampling_level {
-        ImportanceSamplingLevel::Token => masked_mean(x.float(), mask.clone()),
-        ImportanceSamplingLevel::Sequence => per_trajectory_mean(x.float(), &mask).mean(),
+        ImportanceSamplingLevel::Token => d.per_cell(x.float(), &mask),
+        ImportanceSamplingLevel::Sequence => d.per_trajectory(x.float(), &mask),
     };
     [mean(low), mean(high), mean(region)]
 }
@@ -272,6 +338,13 @@ pub fn grpo_loss<P: StochasticPolicy>(
     horizon: usize,
     batch_valid_steps: usize,
 ) -> GrpoLoss {
+    let trajectories = mb.mask.dims()[1];
+    grpo_loss_by(policy, mb, c, &Divisors::Own { horizon, batch_valid_steps, trajectories })
+}
+
+/// [`grpo_loss`] with its means divided by `d`: a shard's loss and statistics, with
+/// `Divisors::Minibatch`, are its share of its minibatch's.
+pub fn grpo_loss_by<P: StochasticPolicy>(policy: &P, mb: GrpoMinibatch, c: &GrpoConfig, d: &Divisors) -> GrpoLoss {
     let (log_probs, entropy) = policy.evaluate_padded(mb.observations, mb.actions);
     // Padded cells hold a zero observation and action, and the policy may give them any
     // log-prob: every log-prob is zeroed there before an exponent, so the ratio is 1 and the KL
@@ -286,28 +359,28 @@ pub fn grpo_loss<P: StochasticPolicy>(
         Some(ref_log_probs) => {
             let kl = kl_k3(log_probs, zero_padding(ref_log_probs, &mask));
             per_step = per_step + kl.clone() * c.beta;
-            (masked_mean(kl.clone().inner(), plain_mask.clone()), Some(kl.inner()))
+            (d.per_cell(kl.clone().inner(), &plain_mask), Some(kl.inner()))
         }
         None => (Tensor::zeros([1], &plain_mask.device()), None),
     };
     let entropy = zero_padding(entropy, &mask);
-    let mut loss = aggregate(per_step, mask.clone(), c.loss_type, horizon, batch_valid_steps);
+    let mut loss = aggregate_by(per_step, &mask, c.loss_type, d);
     if c.entropy_coef > 0.0 {
         // TRL's bonus is the mean entropy per valid step whatever the loss type; for the
         // token-count losses its sum is divided by the same batch-wide count.
         let bonus = match c.loss_type {
-            LossType::Dapo | LossType::Cispo => entropy.clone().sum() / batch_valid_steps.max(1) as f64,
-            _ => entropy.clone().sum() / mask.clone().sum().clamp_min(1.0),
+            LossType::Dapo | LossType::Cispo => entropy.clone().sum() / d.batch_valid_steps().max(1) as f64,
+            _ => d.per_cell(entropy.clone(), &mask),
         };
         loss = loss - bonus * c.entropy_coef;
     }
     let ratio = log_ratio.clone().exp().inner();
     GrpoLoss {
         loss,
-        entropy: masked_mean(entropy.inner(), plain_mask.clone()),
-        approx_kl: masked_mean(learner::approx_kl(log_ratio).inner(), plain_mask.clone()),
-        clip_fraction: masked_mean(learner::clipped(ratio, c.epsilon, c.epsilon_high), plain_mask.clone()),
-        clip_ratio: clip_ratios(weights.clone().inner(), mb.advantages.inner(), plain_mask, c),
+        entropy: d.per_cell(entropy.inner(), &plain_mask),
+        approx_kl: d.per_cell(learner::approx_kl(log_ratio).inner(), &plain_mask),
+        clip_fraction: d.per_cell(learner::clipped(ratio, c.epsilon, c.epsilon_high), &plain_mask),
+        clip_ratio: clip_ratios(weights.clone().inner(), mb.advantages.inner(), plain_mask, c, d),
         kl,
         ratio: weights.inner(),
         kl_per_cell,
@@ -345,6 +418,36 @@ struct DeviceBatch {
     mask: Tensor<2>,
     /// The mask's valid cells (DAPO's and CISPO's normaliser).
     valid_steps: usize,
+    /// The loss mask on the host, for shards.
+    host_mask: Vec<f32>,
+}
+
+/// What each optimiser step logs, in order: [`STATS`] with the gradient norm before the KL.
+const STEP_STATS: [&str; 9] = [
+    "policy_loss",
+    "entropy",
+    "approx_kl",
+    "clip_fraction",
+    "clip_ratio_low",
+    "clip_ratio_high",
+    "clip_ratio_region",
+    "grad_norm",
+    "kl",
+];
+
+/// The generation batch on the host, for shards: the padded batch, the advantages and the
+/// reference's log-probabilities where they were scored in shards.
+struct HostBatch<'a> {
+    padded: &'a Padded,
+    advantages: &'a [f32],
+    ref_log_probs: Option<&'a [f32]>,
+}
+
+/// A minibatch's importance weights and KL per cell, `(T, columns)`: on the device (a minibatch
+/// of one shard), or on the host (summed from shards).
+enum PassCells {
+    Device(Tensor<2>, Option<Tensor<2>>),
+    Host(Vec<f32>, Option<Vec<f32>>),
 }
 
 /// TRL's `mask_truncated_completions`: a truncated trajectory keeps its place in its group's
@@ -378,6 +481,8 @@ pub struct Grpo<P: StochasticPolicy> {
     /// Environment steps another run took before this one started from its policy (see
     /// [`Grpo::start_from`]; 0: from scratch).
     warm_start_env_steps: u64,
+    /// Where the update's shards may run besides this worker (see [`crate::shards`]).
+    pool: Option<Arc<dyn Pool>>,
     pub last_batch: Option<GrpoBatch>,
 }
 
@@ -402,12 +507,19 @@ impl Grpo<Policy> {
             total_steps: run.total_steps,
             optimizer_steps: 0,
             warm_start_env_steps: 0,
+            pool: None,
             last_batch: None,
         }
     }
 }
 
 impl<P: StochasticPolicy> Grpo<P> {
+    /// Run the update's shards on `pool`'s helpers as well as here (the results are the same
+    /// without).
+    pub fn set_pool(&mut self, pool: Arc<dyn Pool>) {
+        self.pool = Some(pool);
+    }
+
     /// The reference policy of the KL penalty.
     pub fn reference(&self) -> &P {
         &self.reference
@@ -448,21 +560,90 @@ impl<P: StochasticPolicy> Grpo<P> {
             log_probs: host::matrix(padded.log_probs.clone(), steps, g, d),
             advantages: host::matrix(advantages.to_vec(), steps, g, d),
             valid_steps: mask.iter().filter(|&&m| m > 0.0).count(),
-            mask: host::matrix(mask, steps, g, d),
+            mask: host::matrix(mask.clone(), steps, g, d),
+            host_mask: mask,
         }
     }
 
     /// The batch's log-probabilities under the reference, once per generation batch (`None`
-    /// when `beta = 0`).
+    /// when `beta = 0`): on the device, and on the host where it was scored in shards (a batch
+    /// wider than one shard).
     ///
     /// The reference is scored through the same (autodiff) path as the policy, then detached:
     /// while the policy is still the reference, both give the same bits and the KL's gradient
     /// is exactly zero. Scored on the plain device, they differed by float rounding, and when
     /// no group had a signal Adam scaled that ~1e-8 gradient into full learning-rate steps,
     /// the KL growing to tens within the update (tests/lm.rs).
-    fn score_reference(&self, b: &DeviceBatch) -> Option<Tensor<2>> {
-        let scored = || self.reference.evaluate_padded(b.observations.clone(), b.actions.clone()).0;
-        (self.config.beta > 0.0).then(|| scored().detach().inner())
+    async fn score_reference(
+        &self,
+        b: &DeviceBatch,
+        padded: &Padded,
+    ) -> Result<Option<(Tensor<2>, Option<Vec<f32>>)>, DeviceError> {
+        if self.config.beta <= 0.0 {
+            return Ok(None);
+        }
+        if padded.width <= SHARD {
+            let scored = self.reference.evaluate_padded(b.observations.clone(), b.actions.clone()).0;
+            return Ok(Some((scored.detach().inner(), None)));
+        }
+        let columns: Vec<usize> = (0..padded.width).collect();
+        let jobs: Vec<Job> = columns.chunks(SHARD).map(|cols| Job::Score(Cells::of(padded, cols))).collect();
+        let d = self.trainee.device();
+        let outcomes = shards::dispatch(&jobs, &self.reference, self.pool.as_deref(), &self.config, d).await?;
+        let parts: Vec<&[f32]> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Score(log_probs) => log_probs.as_slice(),
+                Outcome::Gradient(_) => unreachable!("a score job gives log-probabilities"),
+            })
+            .collect();
+        let host_ref = shards::side_by_side(parts, padded.steps);
+        let on_device = host::matrix(host_ref.clone(), padded.steps, padded.width, &d.clone().inner());
+        Ok(Some((on_device, Some(host_ref))))
+    }
+
+    /// One minibatch wider than a shard: its gradient summed over its shards (which the pool may
+    /// run elsewhere), one optimiser step; its statistics and its cells' ratios and KL.
+    async fn sharded_step(
+        &mut self,
+        mb: &[usize],
+        b: &DeviceBatch,
+        host: &HostBatch<'_>,
+        lr: f64,
+    ) -> Result<(Tensor<1>, ShardGradient), TrainError> {
+        let p = host.padded;
+        let one = |data: &[f32], cols: &[usize]| shards::pick(data, p.width, 1, cols);
+        let norm = Norm {
+            trajectories: mb.len(),
+            valid_steps: one(&b.host_mask, mb).iter().filter(|&&m| m > 0.0).count(),
+            batch_valid_steps: b.valid_steps,
+            horizon: self.horizon,
+        };
+        let jobs: Vec<Job> = mb
+            .chunks(SHARD)
+            .map(|cols| {
+                Job::Gradient(GradientJob {
+                    cells: Cells::of(p, cols),
+                    log_probs: one(&p.log_probs, cols),
+                    ref_log_probs: host.ref_log_probs.map(|r| one(r, cols)),
+                    advantages: one(host.advantages, cols),
+                    mask: one(&b.host_mask, cols),
+                    norm,
+                })
+            })
+            .collect();
+        let d = self.trainee.device().clone();
+        let outcomes = shards::dispatch(&jobs, &self.trainee.model, self.pool.as_deref(), &self.config, &d).await?;
+        let parts = outcomes
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Gradient(g) => g,
+                Outcome::Score(_) => unreachable!("a gradient job gives a gradient"),
+            })
+            .collect();
+        let mut total = shards::combine(parts, p.steps);
+        let grads = host::grads_from_host(&self.trainee.model, std::mem::take(&mut total.grads), &d);
+        Ok((self.trainee.step_with(grads, lr), total))
     }
 
     /// `num_iterations` passes of minibatch steps (whole trajectories) on the policy alone; the
@@ -470,6 +651,7 @@ impl<P: StochasticPolicy> Grpo<P> {
     async fn optimise(
         &mut self,
         b: &DeviceBatch,
+        host: &HostBatch<'_>,
         ref_log_probs: Option<Tensor<2>>,
         lr: f64,
     ) -> Result<(Means, Vec<MinibatchView>), TrainError> {
@@ -480,18 +662,40 @@ impl<P: StochasticPolicy> Grpo<P> {
         let mut last_pass = Vec::new();
         for iteration in 0..c.num_iterations {
             for mb in learner::minibatches(g, c.num_minibatches, &mut self.rng) {
-                let idx = host::indices(&mb, &d);
-                let pick = |x: &Tensor<2>| x.clone().select(1, idx.clone());
-                let minibatch = GrpoMinibatch {
-                    observations: b.observations.clone().select(1, idx.clone()),
-                    actions: b.actions.clone().select(1, idx.clone()),
-                    log_probs: pick(&b.log_probs),
-                    ref_log_probs: ref_log_probs.as_ref().map(pick),
-                    advantages: pick(&b.advantages),
-                    mask: pick(&b.mask),
+                let (scalars, cells) = if mb.len() > SHARD {
+                    let (grad_norm, total) = self.sharded_step(&mb, b, host, lr).await?;
+                    let plain = d.clone().inner();
+                    let mut scalars: Vec<Tensor<1>> =
+                        total.stats.iter().map(|&x| host::vector(vec![x], &plain)).collect();
+                    scalars.insert(STATS.len() - 1, grad_norm.inner());
+                    (scalars, PassCells::Host(total.ratios, total.kl))
+                } else {
+                    let idx = host::indices(&mb, &d);
+                    let pick = |x: &Tensor<2>| x.clone().select(1, idx.clone());
+                    let minibatch = GrpoMinibatch {
+                        observations: b.observations.clone().select(1, idx.clone()),
+                        actions: b.actions.clone().select(1, idx.clone()),
+                        log_probs: pick(&b.log_probs),
+                        ref_log_probs: ref_log_probs.as_ref().map(pick),
+                        advantages: pick(&b.advantages),
+                        mask: pick(&b.mask),
+                    };
+                    let l = grpo_loss(&self.trainee.model, minibatch, &c, self.horizon, b.valid_steps);
+                    let grad_norm = self.trainee.step(l.loss.clone(), lr);
+                    let [low, high, region] = l.clip_ratio;
+                    let scalars = vec![
+                        l.loss.inner(),
+                        l.entropy,
+                        l.approx_kl,
+                        l.clip_fraction,
+                        low,
+                        high,
+                        region,
+                        grad_norm.inner(),
+                        l.kl,
+                    ];
+                    (scalars, PassCells::Device(l.ratio, l.kl_per_cell))
                 };
-                let l = grpo_loss(&self.trainee.model, minibatch, &c, self.horizon, b.valid_steps);
-                let grad_norm = self.trainee.step(l.loss.clone(), lr);
                 self.optimizer_steps += 1;
                 // TRL's SyncRefModelCallback, at the end of every `ref_model_sync_steps`-th
                 // optimiser step. This batch's reference log-probs were computed before its
@@ -500,40 +704,35 @@ impl<P: StochasticPolicy> Grpo<P> {
                 if c.sync_ref_model && self.optimizer_steps.is_multiple_of(c.ref_model_sync_steps) {
                     self.sync_reference().await?;
                 }
-                let [low, high, region] = l.clip_ratio;
-                stats.add([
-                    ("policy_loss", l.loss.inner()),
-                    ("entropy", l.entropy),
-                    ("approx_kl", l.approx_kl),
-                    ("clip_fraction", l.clip_fraction),
-                    ("clip_ratio_low", low),
-                    ("clip_ratio_high", high),
-                    ("clip_ratio_region", region),
-                    ("grad_norm", grad_norm.inner()),
-                    ("kl", l.kl),
-                ]);
+                let mut scalars = scalars.into_iter();
+                stats.add(STEP_STATS.map(|name| (name, scalars.next().expect("one scalar per name"))));
                 if iteration + 1 == c.num_iterations {
-                    last_pass.push((mb, l.ratio, l.kl_per_cell));
+                    last_pass.push((mb, cells));
                 }
             }
         }
         // One read for the statistics and the last pass's cells.
         let mut reads = Reads::new();
         reads.push(stats.means());
-        for (_, ratio, kl) in &last_pass {
-            reads.push(ratio.clone());
-            if let Some(kl) = kl {
-                reads.push(kl.clone());
+        for (_, cells) in &last_pass {
+            if let PassCells::Device(ratio, kl) = cells {
+                reads.push(ratio.clone());
+                if let Some(kl) = kl {
+                    reads.push(kl.clone());
+                }
             }
         }
         let mut read = reads.execute().await?.into_iter();
         let means = stats.named(read.next().expect("stats were queued"));
         let views = last_pass
             .into_iter()
-            .map(|(columns, _, kl)| MinibatchView {
-                columns,
-                ratios: read.next().expect("ratios were queued"),
-                kl: kl.map(|_| read.next().expect("KL was queued")),
+            .map(|(columns, cells)| match cells {
+                PassCells::Device(_, kl) => MinibatchView {
+                    columns,
+                    ratios: read.next().expect("ratios were queued"),
+                    kl: kl.map(|_| read.next().expect("KL was queued")),
+                },
+                PassCells::Host(ratios, kl) => MinibatchView { columns, ratios, kl },
             })
             .collect();
         Ok((means, views))
@@ -598,6 +797,7 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
             total_steps: self.total_steps,
             optimizer_steps: self.optimizer_steps,
             warm_start_env_steps: self.warm_start_env_steps,
+            pool: self.pool.clone(),
             last_batch: None,
         })
     }
@@ -624,8 +824,10 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         let (advantages, stats) = group_advantages(&padded, c.num_generations, c.reward_mode, c.scale_rewards);
         clock.lap();
         let batch = self.upload(&padded, &trajectories, &advantages);
-        let ref_log_probs = self.score_reference(&batch);
-        let (means, last_pass) = self.optimise(&batch, ref_log_probs, lr).await?;
+        let (ref_log_probs, host_ref) = self.score_reference(&batch, &padded).await?.unzip();
+        let host_ref = host_ref.flatten();
+        let host = HostBatch { padded: &padded, advantages: &advantages, ref_log_probs: host_ref.as_deref() };
+        let (means, last_pass) = self.optimise(&batch, &host, ref_log_probs, lr).await?;
         clock.lap();
 
         let returns: Vec<f64> = trajectories.iter().map(Trajectory::episode_return).collect();

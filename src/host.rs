@@ -5,6 +5,7 @@
 //! instead of one per tensor. The native CLI drives the same async code with `pollster`.
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Transaction;
 
@@ -154,6 +155,56 @@ pub fn load_params<M: Module>(module: M, params: Vec<HostVec>, device: &Device, 
     let module = module.map(&mut mapper);
     assert!(mapper.params.next().is_none(), "{n} parameters given, fewer in the module");
     module
+}
+
+/// The gradients of a module's trainable parameters (those `is_require_grad`), in visiting
+/// order, read to the host in one sync; `None` for one that the loss did not reach.
+pub async fn read_grads<M: Module>(module: &M, grads: &GradientsParams) -> Result<Vec<Option<HostVec>>, DeviceError> {
+    struct Collect<'a> {
+        grads: &'a GradientsParams,
+        reads: Reads,
+        present: Vec<bool>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.is_require_grad() {
+                let grad = self.grads.get::<D>(param.id);
+                self.present.push(grad.is_some());
+                if let Some(g) = grad {
+                    self.reads.push(g);
+                }
+            }
+        }
+    }
+    let mut collect = Collect { grads, reads: Reads::new(), present: Vec::new() };
+    module.visit(&mut collect);
+    let mut data = collect.reads.execute().await?.into_iter();
+    Ok(collect.present.into_iter().map(|p| p.then(|| data.next().expect("one read per gradient"))).collect())
+}
+
+/// Gradients of a module's trainable parameters from host data, as [`read_grads`] gives them,
+/// on `device` (the learner's) for its optimiser.
+pub fn grads_from_host<M: Module>(module: &M, grads: Vec<Option<HostVec>>, device: &Device) -> GradientsParams {
+    struct Register<'a> {
+        grads: std::vec::IntoIter<Option<HostVec>>,
+        out: GradientsParams,
+        device: &'a Device,
+    }
+    impl ModuleVisitor for Register<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.is_require_grad()
+                && let Some(data) = self.grads.next().expect("one entry per trainable parameter")
+            {
+                let shape = param.lazy_shape();
+                self.out.register::<D>(param.id, Tensor::from_data(TensorData::new(data, shape), self.device));
+            }
+        }
+    }
+    let n = grads.len();
+    let mut register = Register { grads: grads.into_iter(), out: GradientsParams::new(), device: &device.clone().inner() };
+    module.visit(&mut register);
+    assert!(register.grads.next().is_none(), "{n} gradients given, fewer trainable parameters");
+    register.out
 }
 
 /// The copy of a learner that rollouts act with, without autodiff.

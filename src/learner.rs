@@ -75,7 +75,12 @@ impl Optimizer {
     /// Backpropagate `loss`, clip the gradients' global norm and take one Adam step.
     /// Returns the updated module and the gradient norm before clipping (on the device).
     pub fn step<M: Module>(&mut self, module: M, loss: Tensor<1>, lr: f64) -> (M, Tensor<1>) {
-        let mut grads = GradientsParams::from_grads(loss.backward(), &module);
+        let grads = GradientsParams::from_grads(loss.backward(), &module);
+        self.apply(module, grads, lr)
+    }
+
+    /// [`Optimizer::step`] with the gradients given (a sum over shards: see [`crate::shards`]).
+    pub fn apply<M: Module>(&mut self, module: M, mut grads: GradientsParams, lr: f64) -> (M, Tensor<1>) {
         let norm = clip_grad_norm(&module, &mut grads, self.max_grad_norm);
         let module = module.map(&mut AdamStep { adam: self, grads: &mut grads, lr });
         (module, norm)

@@ -20,6 +20,7 @@ pub mod ppo;
 pub mod pretrain;
 pub mod replay;
 pub mod rollout;
+pub mod shards;
 pub mod share;
 pub mod stats;
 pub mod train;

@@ -329,7 +329,7 @@ pub async fn collect_group<P: StochasticPolicy>(
 
 /// Trajectories stacked along a new group axis and padded to the longest: every `(T, G)` buffer
 /// is time-major (`[t * G + g]`), padded cells hold zeros and `mask` marks the valid ones.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Padded {
     /// Longest trajectory length `T`.
     pub steps: usize,

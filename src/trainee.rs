@@ -76,6 +76,14 @@ impl<M: Module> Trainee<M> {
         grad_norm
     }
 
+    /// One optimiser step with `grads` (computed apart: see [`crate::shards`]); the gradient's
+    /// global norm before clipping.
+    pub fn step_with(&mut self, grads: burn::optim::GradientsParams, lr: f64) -> Tensor<1> {
+        let (model, grad_norm) = self.optimizer.apply(self.model.clone(), grads, lr);
+        self.model = model;
+        grad_norm
+    }
+
     /// A copy of `module` (a model of this trainee's architecture, as GRPO's reference) on the
     /// device rollouts act on, learning there.
     pub async fn copy_of(&self, module: &M) -> Result<M, DeviceError> {

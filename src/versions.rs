@@ -225,6 +225,13 @@ pub const VERSIONS: &[Version] = &[
                or by GRPO's max_completion_length, which now scores the cut text instead of giving 0); \
                PPO bootstraps no value past a truncated completion; an empty completion breaks the format",
     },
+    Version {
+        number: 7,
+        defaults: &[],
+        code: "GRPO's gradient over a minibatch of more than 16 trajectories is the sum of its shards' of 16 \
+               (which helper workers may compute), equal to the minibatch's own up to float rounding: \
+               the text tasks' GRPO runs differ in the last bits, and from there on",
+    },
 ];
 
 /// The newest version of a release table: 1 plus its entries.

@@ -38,6 +38,11 @@ struct WebGpu {
 #[derive(Default)]
 struct Worker {
     webgpu: Option<WebGpu>,
+    /// The JS function that runs shard messages on this worker's helper workers (see
+    /// [`set_helpers`]), and how many there are.
+    helpers: Option<(js_sys::Function, usize)>,
+    /// This worker as a helper: a model per run it helps, by the run's key.
+    helping: HashMap<u32, std::rc::Rc<crate::shards::Helper>>,
     /// `None` while the session is stepping (taken out across the await).
     sessions: HashMap<u32, Option<Experiment>>,
     next_id: u32,
@@ -208,6 +213,9 @@ struct Created {
     start_eval: Option<f64>,
     /// This worker's WebGPU device was lost earlier (`note` says when): the run is on the CPU.
     device_lost: bool,
+    /// GRPO's update has shards that helper workers can run: the worker starts them (keyed by
+    /// `id`, see [`create_helper`]) and hands them over with [`set_helpers`].
+    shards: bool,
 }
 
 /// Start an experiment from a fragment (validated as by `parseUrl`) on the backend its
@@ -220,6 +228,10 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
     if let Some(path) = base_needed(&url) {
         return Err(JsError::new(&format!("{}: its base model ({path}) was not loaded", config.run.env)));
     }
+    let id = WORKER.with_borrow_mut(|w| {
+        w.next_id += 1;
+        w.next_id
+    });
     let webgpu = match config.run.backend {
         BackendChoice::Cpu => None,
         BackendChoice::Auto | BackendChoice::WebGpu => {
@@ -242,11 +254,17 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
         None => (cpu(), None),
     };
     let fragment = share::to_fragment(&config, &[]);
+    // GRPO's shards may run in helper workers where the run learns on the CPU (as they do) and
+    // its batch is wider than a shard.
+    let shards = backend == "cpu" && algos != Algos::Ppo && config.grpo_batch_width() > crate::shards::SHARD;
     // Rollouts act on a CPU copy of the weights: one tiny forward per env step is faster on
     // the CPU than a GPU round trip (see `ActingCopy`).
     let text = config.run.env.task().is_some();
     // Every update is kept for the scrubber, within `history`'s budget.
     let mut experiment = Experiment::new(config, &learner, &Device::flex()).with_algos(algos).with_history();
+    if shards {
+        experiment = experiment.with_shard_pool(std::sync::Arc::new(PageHelpers { key: id }));
+    }
     // On a GPU, each run keeps a copy of itself on the CPU to carry on from if the device is lost.
     if backend == "webgpu" {
         experiment = experiment.surviving_device_loss();
@@ -259,12 +277,8 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
         Algos::Ppo => None,
         _ => experiment.evaluate_start().await.map_err(|e| JsError::new(&e.to_string()))?,
     };
-    let id = WORKER.with_borrow_mut(|w| {
-        w.next_id += 1;
-        w.sessions.insert(w.next_id, Some(experiment));
-        w.next_id
-    });
-    to_js(&Created { id, backend, adapter, note, fragment, start_eval, device_lost })
+    WORKER.with_borrow_mut(|w| w.sessions.insert(id, Some(experiment)));
+    to_js(&Created { id, backend, adapter, note, fragment, start_eval, device_lost, shards })
 }
 
 /// `backend=auto`: time a few updates of the link's experiment (the `algos` this worker
@@ -523,6 +537,76 @@ pub fn inject_fault(id: u32, algo: &str) -> Result<(), JsError> {
         Some(None) => Err(JsError::new(&format!("session {id} is stepping"))),
         None => Err(JsError::new(&format!("no session {id}"))),
     })
+}
+
+/// The page's helper workers as a [`crate::shards::Pool`] for session `key`: the messages go
+/// to the JS function [`set_helpers`] gave, which posts each to its helper at once and answers
+/// when all have answered.
+struct PageHelpers {
+    key: u32,
+}
+
+impl crate::shards::Pool for PageHelpers {
+    fn helpers(&self) -> usize {
+        WORKER.with_borrow(|w| w.helpers.as_ref().map_or(0, |(_, n)| *n))
+    }
+
+    fn start(
+        &self,
+        messages: Vec<(usize, Vec<f32>)>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<f32>>, String>> + '_>> {
+        use js_sys::{Array, Float32Array, Promise};
+        let jobs = Array::new();
+        for (helper, message) in &messages {
+            jobs.push(&Array::of2(&(*helper as u32).into(), &Float32Array::from(&message[..])));
+        }
+        // Called now, so that the helpers start while this worker runs its own shards.
+        let called = WORKER.with_borrow(|w| match &w.helpers {
+            Some((run, _)) => run.call2(&JsValue::NULL, &self.key.into(), &jobs).map_err(|e| format!("{e:?}")),
+            None => Err("this worker has no helpers".into()),
+        });
+        Box::pin(async move {
+            let answers = wasm_bindgen_futures::JsFuture::from(Promise::from(called?))
+                .await
+                .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+            Ok(Array::from(&answers).iter().map(|a| Float32Array::from(a).to_vec()).collect())
+        })
+    }
+}
+
+/// Give this worker `count` helper workers: `run(key, jobs)` posts each job (`[helper,
+/// Float32Array]`) to its helper for session `key` and resolves to their answers in order (see
+/// `worker.js`). `count` 0: none, every shard runs here.
+#[wasm_bindgen(js_name = setHelpers)]
+pub fn set_helpers(run: js_sys::Function, count: u32) {
+    WORKER.with_borrow_mut(|w| w.helpers = (count > 0).then_some((run, count as usize)));
+}
+
+/// This worker as a helper of session `key` of the link `url` (its base loaded): a model of
+/// the run's architecture, whose trainable weights come with each job.
+#[wasm_bindgen(js_name = createHelper)]
+pub fn create_helper(key: u32, url: &str) -> Result<(), JsError> {
+    if let Some(path) = base_needed(url) {
+        return Err(JsError::new(&format!("its base model ({path}) was not loaded")));
+    }
+    let helper = crate::shards::Helper::new(&share::parse(url).config);
+    WORKER.with_borrow_mut(|w| w.helping.insert(key, std::rc::Rc::new(helper)));
+    Ok(())
+}
+
+/// Run one shard message for session `key` (see [`crate::shards::Helper::run`]).
+#[wasm_bindgen(js_name = runShard)]
+pub async fn run_shard(key: u32, message: Vec<f32>) -> Result<Vec<f32>, JsError> {
+    let helper = WORKER
+        .with_borrow(|w| w.helping.get(&key).cloned())
+        .ok_or_else(|| JsError::new(&format!("this helper has no model for session {key}")))?;
+    helper.run(&message).await.map_err(|e| JsError::new(&e))
+}
+
+/// Forget the helper model of session `key`.
+#[wasm_bindgen(js_name = dropHelper)]
+pub fn drop_helper(key: u32) {
+    WORKER.with_borrow_mut(|w| w.helping.remove(&key));
 }
 
 /// Forget session `id`.

@@ -4,7 +4,8 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|copy|seeds|memory|startup runs one part (copy: what keeping a CPU copy
+// BENCH_ONLY=parallel|transport|lm|shards|copy|seeds|memory|startup runs one part (shards: GRPO's LM update
+// with 0 and 1 helper workers; copy: what keeping a CPU copy
 // of each run on WebGPU costs, to survive a lost device; memory: what the scrubber's history holds
 // after a 1,000-update CartPole run and a 400-update lm-reverse run, as the page measures it).
 //
@@ -29,18 +30,18 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 let site = await serve(dist);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
 
-async function open(hash) {
+async function open(hash, query = '') {
   const context = await browser.newContext(); // fresh: no cache
   const page = await context.newPage();
-  await page.goto(`${site.url}/#${hash}`);
+  await page.goto(`${site.url}/${query}#${hash}`);
   await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
   return { context, page };
 }
 
 /** Completion tokens per second of each algorithm's updates on a text task (the language model),
  *  medians over `measured` updates after `warmup`: whole update, rollout, and gradient phase. */
-async function tokens(hash, warmup, measured) {
-  const { context, page } = await open(hash);
+async function tokens(hash, warmup, measured, query = '') {
+  const { context, page } = await open(hash, query);
   const status = await page.evaluate(() => window.playground.status());
   await page.evaluate((n) => window.playground.step(n), warmup + measured);
   const history = await page.evaluate(() => window.playground.metrics());
@@ -54,7 +55,33 @@ async function tokens(hash, warmup, measured) {
       gradient: rate((m) => m.update_s),
     };
   };
-  return { adapter: status.adapter, ppo: rates(history.ppo), grpo: rates(history.grpo) };
+  return { adapter: status.adapter, helpers: status.helpers, ppo: rates(history.ppo), grpo: rates(history.grpo) };
+}
+
+/** GRPO's update on lm-reverse's defaults with its shards on 0 and 1 helper workers (src/shards.rs),
+ *  against the native CLI, in this one run. PPO is made tiny so that its worker leaves GRPO the
+ *  machine's other core, as when GRPO trains alone. */
+async function shardsBench(WARMUP = 3, MEASURED = 8) {
+  const native = JSON.parse(
+    execFileSync(pvg, ['bench', '--env', 'lm-reverse', '--seed', '1', '--runs', '3', '--warmup', '1', '--updates', '4', '--json']).toString(),
+  ).find((r) => r.algorithm === 'grpo');
+  const nat = { update: native.env_steps_per_s, rollout: native.rollout_steps_per_s, gradient: native.gradient_steps_per_s };
+  const tinyPpo = '&ppo.num_envs=1&ppo.num_steps=8&ppo.update_epochs=1&ppo.num_minibatches=1';
+  const tab = {};
+  for (const helpers of [0, 1]) tab[helpers] = (await tokens(`v=7&env=lm-reverse&seed=1&backend=cpu${tinyPpo}`, WARMUP, MEASURED, `?helpers=${helpers}`)).grpo;
+  console.log(`\nGRPO on lm-reverse defaults, completion tokens per second, medians of ${MEASURED} updates after ${WARMUP}, measured in this one run:`);
+  console.log('| phase | native CLI (flex, 2 threads) | Chromium, its worker alone | Chromium, + 1 helper worker | helper speed-up | wasm (+1 helper) / native |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const phase of ['update', 'rollout', 'gradient']) {
+    const [a, b] = [tab[0][phase], tab[1][phase]];
+    console.log(`| ${phase} | ${fmt(nat[phase], 0)} | ${fmt(a, 0)} | ${fmt(b, 0)} | ${fmt(b / a, 2)}× | ${fmt(b / nat[phase], 2)}× |`);
+  }
+}
+if (process.env.BENCH_ONLY === 'shards') {
+  await shardsBench();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
 }
 
 /** A full snapshot's cost, core → worker → page, with both transports in this one run: PPO's
@@ -386,6 +413,7 @@ console.log(`warm-up updates (first ${3} on CPU, first 1 on WebGPU): CPU PPO ${f
 await transport();
 await seedsBench();
 await lmBench();
+await shardsBench();
 console.log(solved
   ? `\nPPO solves CartPole-v1 on the page's CPU backend after ${fmt(solved.wall_s)} s of its own training (${solved.env_steps} env steps, update ${solved.update})`
   : `\nPPO did not hold a return >= 475 for 10 updates within its budget`);

@@ -1036,6 +1036,33 @@ test('Chromium and Firefox replay the same CartPole and lm-reverse links to iden
   }
 }, ['firefox']);
 
+test("GRPO's update in shards: the same run with 0, 1 and 2 helper workers (metrics and tensors), and status() says how many", async (ctx) => {
+  // 32 completions per update in one minibatch: two shards of 16 for the gradient and the reference.
+  const hash = 'v=7&env=lm-reverse&seed=2&backend=cpu&grpo.groups_per_update=2&grpo.num_minibatches=1' +
+    '&ppo.num_envs=2&ppo.num_steps=8&ppo.num_minibatches=1&run=2';
+  const runs = {};
+  for (const helpers of [0, 1, 2]) {
+    const page = await ctx.browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${ctx.url}/?helpers=${helpers}#${hash}`);
+    await page.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+    const { metrics: m, snapshot, status: s } = JSON.parse(await page.evaluate(() =>
+      JSON.stringify({ metrics: window.playground.metrics(), snapshot: window.playground.snapshot(), status: window.playground.status() })));
+    assert.equal(s.helpers, helpers, JSON.stringify(s));
+    assert.equal(m.grpo.length, 2);
+    assert.ok(m.grpo[1].kl > 0 && m.grpo[1].grad_norm > 0, 'the updates trained');
+    assert.deepEqual(errors, []);
+    await page.close();
+    runs[helpers] = { metrics: canonical(withoutTimings(m)), snapshot: canonical(snapshot) };
+  }
+  for (const helpers of [1, 2]) {
+    for (const part of ['metrics', 'snapshot']) {
+      assert.ok(runs[helpers][part] === runs[0][part], `${helpers} helpers: ${part} differ ${firstDifference(runs[helpers][part], runs[0][part])}`);
+    }
+  }
+}, BOTH);
+
 // ---------------------------------------------------------------- reading a run: the scrubber, groups, asking the model
 
 /** The values a heatmap canvas draws now, by its name, in `container`. */

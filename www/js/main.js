@@ -775,6 +775,8 @@ window.playground = {
     choice: state.choice && { ...state.choice },
     adapter: state.createdBy?.ppo.adapter ?? null,
     note: state.createdBy?.ppo.note ?? null,
+    /** Helper workers that run shards of GRPO's updates beside its own worker (see `?helpers=N`). */
+    helpers: state.createdBy?.grpo.helpers ?? 0,
     webgpu: view.webgpu,
     /** The build of the core loaded: 'full' (CPU and WebGPU), or 'cpu' where the browser offered no WebGPU adapter. */
     core: view.core,

@@ -14,6 +14,14 @@ const MAX_POOL = 32;
 export function poolSize(runs, asked = POOL_ASKED, cores = navigator.hardwareConcurrency || 2) {
   return Math.max(1, Math.min(runs, asked || cores, MAX_POOL));
 }
+/** `?helpers=N` (a benchmark and test switch): each worker holding GRPO runs gets N helper
+ *  workers for the shards of its updates (see `src/shards.rs`). Default: the cores the pool
+ *  leaves free, shared among those workers, at most 3 each. Results do not depend on it. */
+const HELPERS_ASKED = PARAMS.has('helpers') ? Math.max(0, Math.min(8, Number(PARAMS.get('helpers')) || 0)) : null;
+export function helpersPerWorker(workers, grpoWorkers, asked = HELPERS_ASKED, cores = navigator.hardwareConcurrency || 2) {
+  if (asked !== null) return asked;
+  return Math.max(0, Math.min(3, Math.floor((cores - workers) / Math.max(1, grpoWorkers))));
+}
 /** `?time-software-gpu` (a test switch): time a software WebGPU adapter as a real one, instead
  *  of choosing the CPU at once (see `resolveBackend`). */
 const TIME_SOFTWARE_GPU = PARAMS.has('time-software-gpu');
@@ -111,7 +119,9 @@ export async function createRuns(fragment) {
   const { url, choice } = await resolveBackend(fragment);
   const seeds = Number(new URLSearchParams(url).get('seeds') ?? 1);
   const runs = planRuns(url, workersFor(poolSize(2 * seeds)).length);
-  const made = await Promise.allSettled(runs.map((r) => pool[r.worker].call('create', { url: r.url, algos: r.algo })));
+  const workers = new Set(runs.map((r) => r.worker)).size;
+  const helpers = helpersPerWorker(workers, new Set(runs.filter((r) => r.algo === 'grpo').map((r) => r.worker)).size);
+  const made = await Promise.allSettled(runs.map((r) => pool[r.worker].call('create', { url: r.url, algos: r.algo, helpers })));
   const failed = made.find((m) => m.status === 'rejected');
   if (failed) {
     made.forEach((m, i) => m.status === 'fulfilled' && pool[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));

@@ -2,7 +2,10 @@
 // `pause`, which takes effect between two updates of a running session. Its first message,
 // `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers,
 // with the URL of the wasm-bindgen module that goes with it (the full core's or the CPU core's).
+import { Bridge } from './bridge.js';
+
 let core; // that module's exports, once imported
+let compiled; // {module, glue}: the core as `init` brought it, for this worker's helpers
 
 let received;
 const ready = new Promise((resolve) => (received = resolve)).then(async ({ module, glue }) => {
@@ -33,6 +36,7 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 self.onmessage = (e) => {
   const { id, method, args } = e.data;
   if (method === 'init') {
+    compiled = args;
     received(args);
     ready.then(() => reply(id, { ok: true, result: null }), (err) => reply(id, { ok: false, error: String(err?.message ?? err) }));
     return;
@@ -173,6 +177,24 @@ function transferable(snapshot) {
   return [values.buffer, maps.buffer, states.buffer, actions.buffer, ranges.buffer];
 }
 
+/** This worker's helpers: workers of this same script that run shards of GRPO's updates (see
+ *  `src/shards.rs`), started at the first run that has shards, and kept. A run's results do not
+ *  depend on how many there are. */
+const helpers = [];
+
+/** Give run `key` (this worker's session of link `url`) `n` helpers, each with a model of the
+ *  run's architecture (its base fetched there too). */
+async function helpRun(key, url, n) {
+  while (helpers.length < n) helpers.push(new Bridge(Promise.resolve(compiled), () => {}));
+  await Promise.all(helpers.slice(0, n).map((h) => h.call('helperInit', { key, url })));
+  core.setHelpers(runOnHelpers, n);
+}
+
+/** Shard messages `[helper, Float32Array]` of run `key`, each posted to its helper now (`send`,
+ *  not `call`, which would post after a microtask: only once this worker's own shards were done);
+ *  their answers in order. */
+const runOnHelpers = (key, jobs) => Promise.all(jobs.map(([helper, data]) => helpers[helper].send('shard', { key, data })));
+
 /** One update; with its snapshot, crossing by `transport` (see `snapshot` in `src/web.rs`),
  *  stamped with when the core was asked for it (the page measures the transport). */
 async function stepOnce(session, withSnapshot, transport) {
@@ -235,6 +257,8 @@ async function handle(id, method, args) {
       case 'create': {
         await loadBase(args.url);
         result = await core.createSession(args.url, args.algos ?? 'both');
+        if (result.shards && args.helpers > 0) await helpRun(result.id, args.url, args.helpers);
+        result.helpers = result.shards ? Math.max(0, args.helpers ?? 0) : 0;
         if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
         else if (result.note && !result.device_lost) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         break;
@@ -261,6 +285,18 @@ async function handle(id, method, args) {
       }
       case 'drop':
         core.dropSession(args.session);
+        helpers.forEach((h) => h.call('dropHelper', { key: args.session }).catch(() => {}));
+        break;
+      // As a helper of another worker's run:
+      case 'helperInit':
+        await loadBase(args.url);
+        core.createHelper(args.key, args.url);
+        break;
+      case 'shard':
+        result = await core.runShard(args.key, args.data);
+        break;
+      case 'dropHelper':
+        core.dropHelper(args.key);
         break;
       case 'injectFault':
         core.injectFault(args.session, args.algo);

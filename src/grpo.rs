@@ -422,19 +422,6 @@ struct DeviceBatch {
     host_mask: Vec<f32>,
 }
 
-/// What each optimiser step logs, in order: [`STATS`] with the gradient norm before the KL.
-const STEP_STATS: [&str; 9] = [
-    "policy_loss",
-    "entropy",
-    "approx_kl",
-    "clip_fraction",
-    "clip_ratio_low",
-    "clip_ratio_high",
-    "clip_ratio_region",
-    "grad_norm",
-    "kl",
-];
-
 /// The generation batch on the host, for shards: the padded batch, the advantages and the
 /// reference's log-probabilities where they were scored in shards.
 struct HostBatch<'a> {
@@ -590,14 +577,7 @@ impl<P: StochasticPolicy> Grpo<P> {
         let jobs: Vec<Job> = columns.chunks(SHARD).map(|cols| Job::Score(Cells::of(padded, cols))).collect();
         let d = self.trainee.device();
         let outcomes = shards::dispatch(&jobs, &self.reference, self.pool.as_deref(), &self.config, d).await?;
-        let parts: Vec<&[f32]> = outcomes
-            .iter()
-            .map(|o| match o {
-                Outcome::Score(log_probs) => log_probs.as_slice(),
-                Outcome::Gradient(_) => unreachable!("a score job gives log-probabilities"),
-            })
-            .collect();
-        let host_ref = shards::side_by_side(parts, padded.steps);
+        let host_ref = shards::side_by_side(outcomes.iter().map(Outcome::log_probs).collect(), padded.steps);
         let on_device = host::matrix(host_ref.clone(), padded.steps, padded.width, &d.clone().inner());
         Ok(Some((on_device, Some(host_ref))))
     }
@@ -634,14 +614,7 @@ impl<P: StochasticPolicy> Grpo<P> {
             .collect();
         let d = self.trainee.device().clone();
         let outcomes = shards::dispatch(&jobs, &self.trainee.model, self.pool.as_deref(), &self.config, &d).await?;
-        let parts = outcomes
-            .into_iter()
-            .map(|o| match o {
-                Outcome::Gradient(g) => g,
-                Outcome::Score(_) => unreachable!("a gradient job gives a gradient"),
-            })
-            .collect();
-        let mut total = shards::combine(parts, p.steps);
+        let mut total = shards::combine(outcomes.into_iter().map(Outcome::gradient).collect(), p.steps);
         let grads = host::grads_from_host(&self.trainee.model, std::mem::take(&mut total.grads), &d);
         Ok((self.trainee.step_with(grads, lr), total))
     }
@@ -667,7 +640,7 @@ impl<P: StochasticPolicy> Grpo<P> {
                     let plain = d.clone().inner();
                     let mut scalars: Vec<Tensor<1>> =
                         total.stats.iter().map(|&x| host::vector(vec![x], &plain)).collect();
-                    scalars.insert(STATS.len() - 1, grad_norm.inner());
+                    scalars.push(grad_norm.inner());
                     (scalars, PassCells::Host(total.ratios, total.kl))
                 } else {
                     let idx = host::indices(&mb, &d);
@@ -691,8 +664,8 @@ impl<P: StochasticPolicy> Grpo<P> {
                         low,
                         high,
                         region,
-                        grad_norm.inner(),
                         l.kl,
+                        grad_norm.inner(),
                     ];
                     (scalars, PassCells::Device(l.ratio, l.kl_per_cell))
                 };
@@ -704,8 +677,11 @@ impl<P: StochasticPolicy> Grpo<P> {
                 if c.sync_ref_model && self.optimizer_steps.is_multiple_of(c.ref_model_sync_steps) {
                     self.sync_reference().await?;
                 }
+                // What each optimiser step logs: a shard's statistics, and the gradient's norm.
                 let mut scalars = scalars.into_iter();
-                stats.add(STEP_STATS.map(|name| (name, scalars.next().expect("one scalar per name"))));
+                stats.add(std::array::from_fn::<_, { STATS.len() + 1 }, _>(|i| {
+                    (STATS.get(i).copied().unwrap_or("grad_norm"), scalars.next().expect("one scalar per name"))
+                }));
                 if iteration + 1 == c.num_iterations {
                     last_pass.push((mb, cells));
                 }

@@ -129,6 +129,24 @@ pub enum Outcome {
     Gradient(ShardGradient),
 }
 
+impl Outcome {
+    /// A score job's log-probabilities.
+    pub fn log_probs(&self) -> &[f32] {
+        match self {
+            Outcome::Score(log_probs) => log_probs,
+            Outcome::Gradient(_) => panic!("a gradient job's outcome has no log-probabilities"),
+        }
+    }
+
+    /// A gradient job's gradient.
+    pub fn gradient(self) -> ShardGradient {
+        match self {
+            Outcome::Gradient(g) => g,
+            Outcome::Score(_) => panic!("a score job's outcome has no gradient"),
+        }
+    }
+}
+
 /// Run `job` with `model` (on `device`, an autodiff device).
 pub async fn run<P: StochasticPolicy>(
     job: &Job,

@@ -144,14 +144,7 @@ fn a_minibatch_gradient_is_the_sum_of_its_shards_for_every_loss_type() {
             .collect();
         assert_eq!(jobs.len(), 3);
         let outcomes = pollster::block_on(shards::dispatch(&jobs, &policy, None, &c, &device)).unwrap();
-        let parts = outcomes
-            .into_iter()
-            .map(|o| match o {
-                Outcome::Gradient(g) => g,
-                Outcome::Score(_) => panic!("a gradient job"),
-            })
-            .collect();
-        let total = shards::combine(parts, steps);
+        let total = shards::combine(outcomes.into_iter().map(Outcome::gradient).collect(), steps);
         let flat = |g: &[Option<HostVec>]| g.iter().flatten().flatten().copied().collect::<Vec<f32>>();
         assert_eq!(
             own.iter().map(Option::is_some).collect::<Vec<_>>(),

@@ -4,8 +4,9 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|shards|copy|seeds|memory|startup runs one part (shards: GRPO's LM update
-// with 0 and 1 helper workers; copy: what keeping a CPU copy
+// BENCH_ONLY=parallel|transport|lm|shards|copy|seeds|memory|startup runs one part (lm: the download, first
+// interactive and the language model's tokens/s; shards: GRPO's LM update with 0 and 1 helper workers;
+// copy: what keeping a CPU copy
 // of each run on WebGPU costs, to survive a lost device; memory: what the scrubber's history holds
 // after a 1,000-update CartPole run and a 400-update lm-reverse run, as the page measures it).
 //
@@ -62,19 +63,23 @@ async function tokens(hash, warmup, measured, query = '') {
  *  against the native CLI, in this one run. PPO is made tiny so that its worker leaves GRPO the
  *  machine's other core, as when GRPO trains alone. */
 async function shardsBench(WARMUP = 3, MEASURED = 8) {
-  const native = JSON.parse(
-    execFileSync(pvg, ['bench', '--env', 'lm-reverse', '--seed', '1', '--runs', '3', '--warmup', '1', '--updates', '4', '--json']).toString(),
-  ).find((r) => r.algorithm === 'grpo');
-  const nat = { update: native.env_steps_per_s, rollout: native.rollout_steps_per_s, gradient: native.gradient_steps_per_s };
+  const nativeRates = (threads) => {
+    const args = ['bench', '--env', 'lm-reverse', '--seed', '1', '--runs', '3', '--warmup', '1', '--updates', '4', '--json'];
+    const env = threads ? { ...process.env, RAYON_NUM_THREADS: String(threads) } : process.env;
+    const n = JSON.parse(execFileSync(pvg, args, { env }).toString()).find((r) => r.algorithm === 'grpo');
+    return { update: n.env_steps_per_s, rollout: n.rollout_steps_per_s, gradient: n.gradient_steps_per_s };
+  };
+  const nat = nativeRates(null);
+  const nat1 = nativeRates(1);
   const tinyPpo = '&ppo.num_envs=1&ppo.num_steps=8&ppo.update_epochs=1&ppo.num_minibatches=1';
   const tab = {};
   for (const helpers of [0, 1]) tab[helpers] = (await tokens(`v=7&env=lm-reverse&seed=1&backend=cpu${tinyPpo}`, WARMUP, MEASURED, `?helpers=${helpers}`)).grpo;
-  console.log(`\nGRPO on lm-reverse defaults, completion tokens per second, medians of ${MEASURED} updates after ${WARMUP}, measured in this one run:`);
-  console.log('| phase | native CLI (flex, 2 threads) | Chromium, its worker alone | Chromium, + 1 helper worker | helper speed-up | wasm (+1 helper) / native |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log(`\nGRPO alone on lm-reverse defaults (PPO made tiny), completion tokens per second, medians of ${MEASURED} updates after ${WARMUP} in the tab, measured in this one run:`);
+  console.log('| phase | native CLI, 2 threads | native CLI, 1 thread | Chromium, its worker | Chromium, + 1 helper worker | helper speed-up | wasm (its worker) / native 1 thread | wasm (+1 helper) / native 2 threads |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const phase of ['update', 'rollout', 'gradient']) {
     const [a, b] = [tab[0][phase], tab[1][phase]];
-    console.log(`| ${phase} | ${fmt(nat[phase], 0)} | ${fmt(a, 0)} | ${fmt(b, 0)} | ${fmt(b / a, 2)}× | ${fmt(b / nat[phase], 2)}× |`);
+    console.log(`| ${phase} | ${fmt(nat[phase], 0)} | ${fmt(nat1[phase], 0)} | ${fmt(a, 0)} | ${fmt(b, 0)} | ${fmt(b / a, 2)}× | ${fmt(a / nat1[phase], 2)}× | ${fmt(b / nat[phase], 2)}× |`);
   }
 }
 if (process.env.BENCH_ONLY === 'shards') {
@@ -157,7 +162,7 @@ async function lmBench() {
   );
   const cpu = await tokens(`${defaults}&backend=cpu`, 1, 4);
   console.log('\nlm-reverse defaults (the LoRA language model), completion tokens per second, medians, measured in this one run:');
-  console.log('| algorithm | phase | native CLI (flex, 2 threads) | Chromium CPU (wasm flex, SIMD128, a worker each) | wasm / native |');
+  console.log('| algorithm | phase | native CLI (flex, 2 threads) | Chromium CPU (wasm flex, SIMD128; a worker each, both algorithms training at once) | wasm / native |');
   console.log('|---|---|---:|---:|---:|');
   for (const a of ['ppo', 'grpo']) {
     const n = native.find((r) => r.algorithm === a);
@@ -220,7 +225,11 @@ if (process.env.BENCH_ONLY === 'startup') {
 }
 
 if (process.env.BENCH_ONLY === 'lm') {
+  // The language model's table in one run: the download and first interactive, tokens/s of both
+  // algorithms side by side, and GRPO's update alone with and without a helper worker.
+  await startup();
   await lmBench();
+  await shardsBench();
   await browser.close();
   site.server.close();
   process.exit(0);

@@ -283,20 +283,34 @@ pub struct Helper {
     template: Policy,
     only: Option<Vec<bool>>,
     device: Device,
+    /// The model of the latest weights: the jobs of one dispatch all come with the same ones.
+    loaded: std::sync::Mutex<Option<(Vec<HostVec>, Policy)>>,
 }
 
 impl Helper {
     pub fn new(config: &ExperimentConfig) -> Self {
         let device = Device::flex().autodiff();
         let template = Policy::for_run(&config.run, &device, &mut crate::Rng::seed_from_u64(0));
-        Self { config: config.grpo.clone(), only: host::trainable(&template), template, device }
+        let only = host::trainable(&template);
+        Self { config: config.grpo.clone(), only, template, device, loaded: Default::default() }
     }
 
     /// The [`encode_outcome`]d outcome of an [`encode`]d job.
     pub async fn run(&self, message: &[f32]) -> Result<Vec<f32>, String> {
         let (job, params) = decode(message)?;
-        let model =
-            host::load_params(self.template.clone(), params, &self.device, self.only.as_deref()).train();
+        let model = {
+            let mut loaded = self.loaded.lock().expect("a helper runs one job at a time");
+            match loaded.as_ref() {
+                Some((weights, model)) if *weights == params => model.clone(),
+                _ => {
+                    let only = self.only.as_deref();
+                    let model =
+                        host::load_params(self.template.clone(), params.clone(), &self.device, only).train();
+                    *loaded = Some((params, model.clone()));
+                    model
+                }
+            }
+        };
         let outcome = run(&job, &model, &self.config, &self.device).await.map_err(|e| e.to_string())?;
         Ok(encode_outcome(&outcome))
     }

@@ -48,7 +48,7 @@ export class Bridge {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.receive(e.data);
     this.worker.onerror = (e) => !this.closed && this.crash(e.message || 'the worker failed to load');
-    this.ready = this.core.then(({ module, glue }) => this.send('init', { module, glue }));
+    this.ready = this.core.then(({ kind, module, glue }) => this.send('init', { kind, module, glue }));
   }
 
   receive(msg) {

@@ -2,10 +2,10 @@
 // `pause`, which takes effect between two updates of a running session. Its first message,
 // `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers,
 // with the URL of the wasm-bindgen module that goes with it (the full core's or the CPU core's).
-import { Bridge } from './bridge.js';
+import { Bridge, compileCore } from './bridge.js';
 
 let core; // that module's exports, once imported
-let compiled; // {module, glue}: the core as `init` brought it, for this worker's helpers
+let compiled; // {kind, module, glue}: the core as `init` brought it
 
 let received;
 const ready = new Promise((resolve) => (received = resolve)).then(async ({ module, glue }) => {
@@ -181,11 +181,16 @@ function transferable(snapshot) {
  *  `src/shards.rs`), started at the first run that has shards, and kept. A run's results do not
  *  depend on how many there are. */
 const helpers = [];
+/** The core the helpers run: the CPU one (they compute on the CPU), compiled once here. With the
+ *  full core a helper gained nothing in Chromium (its shards started late, for reasons not found;
+ *  the README has the figures), and it is four times the memory. */
+let helperCore = null;
 
 /** Give run `key` (this worker's session of link `url`) `n` helpers, each with a model of the
  *  run's architecture (its base fetched there too). */
 async function helpRun(key, url, n) {
-  while (helpers.length < n) helpers.push(new Bridge(Promise.resolve(compiled), () => {}));
+  helperCore ??= compiled.kind === 'cpu' ? Promise.resolve(compiled) : compileCore('cpu');
+  while (helpers.length < n) helpers.push(new Bridge(helperCore, () => {}));
   await Promise.all(helpers.slice(0, n).map((h) => h.call('helperInit', { key, url })));
   core.setHelpers(runOnHelpers, n);
 }

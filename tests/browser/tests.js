@@ -1063,6 +1063,24 @@ test("GRPO's update in shards: the same run with 0, 1 and 2 helper workers (metr
   }
 }, BOTH);
 
+test('helper workers that cannot start leave GRPO to its own worker: the runs go on, a note says why', async (ctx) => {
+  const page = await ctx.browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // The page loads the full core; its helpers need the CPU core, which this page cannot fetch.
+  await page.route('**/*-cpu_bg.wasm', (route) => route.abort());
+  await page.goto(`${ctx.url}/?helpers=1#v=7&env=lm-reverse&seed=2&backend=cpu&grpo.groups_per_update=2&grpo.num_minibatches=1` +
+    '&ppo.num_envs=2&ppo.num_steps=8&ppo.num_minibatches=1&run=1');
+  await page.waitForFunction(bothUpdated, 1, { timeout: LOAD_MS });
+  const s = await status(page);
+  assert.equal(s.core, 'full');
+  assert.equal(s.helpers, 0, JSON.stringify(s));
+  assert.match(await page.evaluate(() => document.body.innerText), /no helper workers \(.*\): GRPO's shards run in its own worker/);
+  assert.deepEqual(s.errors, { ppo: null, grpo: null });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 // ---------------------------------------------------------------- reading a run: the scrubber, groups, asking the model
 
 /** The values a heatmap canvas draws now, by its name, in `container`. */

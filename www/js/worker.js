@@ -262,10 +262,19 @@ async function handle(id, method, args) {
       case 'create': {
         await loadBase(args.url);
         result = await core.createSession(args.url, args.algos ?? 'both');
-        if (result.shards && args.helpers > 0) await helpRun(result.id, args.url, args.helpers);
-        result.helpers = result.shards ? Math.max(0, args.helpers ?? 0) : 0;
         if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
         else if (result.note && !result.device_lost) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
+        result.helpers = 0;
+        if (result.shards && args.helpers > 0) {
+          // Helpers only speed a run up: one that cannot start leaves the run to this worker alone.
+          try {
+            await helpRun(result.id, args.url, args.helpers);
+            result.helpers = args.helpers;
+          } catch (err) {
+            core.setHelpers(runOnHelpers, 0);
+            result.note = [result.note, `no helper workers (${err?.message ?? err}): GRPO's shards run in its own worker`].filter(Boolean).join('; ');
+          }
+        }
         break;
       }
       case 'step':

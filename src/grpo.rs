@@ -18,7 +18,7 @@ use crate::learner::{self, Means};
 use crate::metrics::{UpdateMetrics, mean};
 use crate::policy::{Policy, StochasticPolicy};
 use crate::rollout::{Padded, Trajectory, collect_group, stack_and_pad};
-use crate::shards::{self, Cells, GradientJob, Job, Outcome, Pool, SHARD, STATS, ShardGradient};
+use crate::shards::{self, HostBatch, Pool, SHARD, STATS, ShardGradient};
 use crate::train::{Algorithm, TrainError, check_finite};
 use crate::trainee::{Clock, Trainee};
 
@@ -422,14 +422,6 @@ struct DeviceBatch {
     host_mask: Vec<f32>,
 }
 
-/// The generation batch on the host, for shards: the padded batch, the advantages and the
-/// reference's log-probabilities where they were scored in shards.
-struct HostBatch<'a> {
-    padded: &'a Padded,
-    advantages: &'a [f32],
-    ref_log_probs: Option<&'a [f32]>,
-}
-
 /// A minibatch's importance weights and KL per cell, `(T, columns)`: on the device (a minibatch
 /// of one shard), or on the host (summed from shards).
 enum PassCells {
@@ -573,17 +565,15 @@ impl<P: StochasticPolicy> Grpo<P> {
             let scored = self.reference.evaluate_padded(b.observations.clone(), b.actions.clone()).0;
             return Ok(Some((scored.detach().inner(), None)));
         }
-        let columns: Vec<usize> = (0..padded.width).collect();
-        let jobs: Vec<Job> = columns.chunks(SHARD).map(|cols| Job::Score(Cells::of(padded, cols))).collect();
         let d = self.trainee.device();
-        let outcomes = shards::dispatch(&jobs, &self.reference, self.pool.as_deref(), &self.config, d).await?;
-        let host_ref = shards::side_by_side(outcomes.iter().map(Outcome::log_probs).collect(), padded.steps);
+        let host_ref = shards::log_probs(&self.reference, padded, self.pool.as_deref(), &self.config, d).await?;
         let on_device = host::matrix(host_ref.clone(), padded.steps, padded.width, &d.clone().inner());
         Ok(Some((on_device, Some(host_ref))))
     }
 
-    /// One minibatch wider than a shard: its gradient summed over its shards (which the pool may
-    /// run elsewhere), one optimiser step; its statistics and its cells' ratios and KL.
+    /// One optimiser step on a minibatch wider than a shard, its gradient summed over its shards
+    /// (which the pool may run elsewhere); the gradient's norm, and the shards' statistics and
+    /// cells.
     async fn sharded_step(
         &mut self,
         mb: &[usize],
@@ -591,30 +581,15 @@ impl<P: StochasticPolicy> Grpo<P> {
         host: &HostBatch<'_>,
         lr: f64,
     ) -> Result<(Tensor<1>, ShardGradient), TrainError> {
-        let p = host.padded;
-        let one = |data: &[f32], cols: &[usize]| shards::pick(data, p.width, 1, cols);
         let norm = Norm {
             trajectories: mb.len(),
-            valid_steps: one(&b.host_mask, mb).iter().filter(|&&m| m > 0.0).count(),
+            valid_steps: shards::pick(host.mask, host.padded.width, 1, mb).iter().filter(|&&m| m > 0.0).count(),
             batch_valid_steps: b.valid_steps,
             horizon: self.horizon,
         };
-        let jobs: Vec<Job> = mb
-            .chunks(SHARD)
-            .map(|cols| {
-                Job::Gradient(GradientJob {
-                    cells: Cells::of(p, cols),
-                    log_probs: one(&p.log_probs, cols),
-                    ref_log_probs: host.ref_log_probs.map(|r| one(r, cols)),
-                    advantages: one(host.advantages, cols),
-                    mask: one(&b.host_mask, cols),
-                    norm,
-                })
-            })
-            .collect();
         let d = self.trainee.device().clone();
-        let outcomes = shards::dispatch(&jobs, &self.trainee.model, self.pool.as_deref(), &self.config, &d).await?;
-        let mut total = shards::combine(outcomes.into_iter().map(Outcome::gradient).collect(), p.steps);
+        let pool = self.pool.as_deref();
+        let mut total = shards::gradient(&self.trainee.model, host, mb, norm, pool, &self.config, &d).await?;
         let grads = host::grads_from_host(&self.trainee.model, std::mem::take(&mut total.grads), &d);
         Ok((self.trainee.step_with(grads, lr), total))
     }
@@ -802,7 +777,8 @@ impl<P: StochasticPolicy> Algorithm for Grpo<P> {
         let batch = self.upload(&padded, &trajectories, &advantages);
         let (ref_log_probs, host_ref) = self.score_reference(&batch, &padded).await?.unzip();
         let host_ref = host_ref.flatten();
-        let host = HostBatch { padded: &padded, advantages: &advantages, ref_log_probs: host_ref.as_deref() };
+        let host_ref = host_ref.as_deref();
+        let host = HostBatch { padded: &padded, advantages: &advantages, mask: &batch.host_mask, ref_log_probs: host_ref };
         let (means, last_pass) = self.optimise(&batch, &host, ref_log_probs, lr).await?;
         clock.lap();
 

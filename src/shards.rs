@@ -231,6 +231,60 @@ fn add(sum: &mut [f32], x: &[f32]) {
     sum.iter_mut().zip(x).for_each(|(s, x)| *s += x);
 }
 
+/// A generation batch on the host, as shards are cut from it: the padded batch, its advantages,
+/// its loss mask and the reference's log-probabilities (absent when `beta = 0`), each `(T, G)`.
+pub struct HostBatch<'a> {
+    pub padded: &'a Padded,
+    pub advantages: &'a [f32],
+    pub mask: &'a [f32],
+    pub ref_log_probs: Option<&'a [f32]>,
+}
+
+/// `model`'s log-probabilities of every cell of `padded`, `(T, G)`, scored in shards of [`SHARD`]
+/// columns (GRPO's reference pass).
+pub async fn log_probs<P: StochasticPolicy>(
+    model: &P,
+    padded: &Padded,
+    pool: Option<&dyn Pool>,
+    c: &GrpoConfig,
+    device: &Device,
+) -> Result<Vec<f32>, DeviceError> {
+    let columns: Vec<usize> = (0..padded.width).collect();
+    let jobs: Vec<Job> = columns.chunks(SHARD).map(|cols| Job::Score(Cells::of(padded, cols))).collect();
+    let outcomes = dispatch(&jobs, model, pool, c, device).await?;
+    Ok(side_by_side(outcomes.iter().map(Outcome::log_probs).collect(), padded.steps))
+}
+
+/// The gradient of the loss of minibatch `mb` (columns of `batch`, with its counts `norm`) for
+/// `model`, summed over its shards of [`SHARD`] columns, with their statistics and cells.
+pub async fn gradient<P: StochasticPolicy>(
+    model: &P,
+    batch: &HostBatch<'_>,
+    mb: &[usize],
+    norm: Norm,
+    pool: Option<&dyn Pool>,
+    c: &GrpoConfig,
+    device: &Device,
+) -> Result<ShardGradient, DeviceError> {
+    let p = batch.padded;
+    let one = |data: &[f32], cols: &[usize]| pick(data, p.width, 1, cols);
+    let jobs: Vec<Job> = mb
+        .chunks(SHARD)
+        .map(|cols| {
+            Job::Gradient(GradientJob {
+                cells: Cells::of(p, cols),
+                log_probs: one(&p.log_probs, cols),
+                ref_log_probs: batch.ref_log_probs.map(|r| one(r, cols)),
+                advantages: one(batch.advantages, cols),
+                mask: one(batch.mask, cols),
+                norm,
+            })
+        })
+        .collect();
+    let outcomes = dispatch(&jobs, model, pool, c, device).await?;
+    Ok(combine(outcomes.into_iter().map(Outcome::gradient).collect(), p.steps))
+}
+
 /// Where shards run besides this worker: the page's helper workers.
 pub trait Pool: Send + Sync {
     /// Helpers (workers besides this one).

@@ -13,7 +13,7 @@ use playground::env::EnvId;
 use playground::grpo::{Grpo, GrpoMinibatch, Norm, grpo_loss};
 use playground::host::{self, HostVec};
 use playground::policy::Policy;
-use playground::shards::{self, Cells, GradientJob, Helper, Job, Outcome, Pool, SHARD};
+use playground::shards::{self, Helper, HostBatch, Pool, SHARD};
 use playground::train::Algorithm;
 use rand::{Rng as _, SeedableRng};
 
@@ -126,25 +126,19 @@ fn a_minibatch_gradient_is_the_sum_of_its_shards_for_every_loss_type() {
 
         // The same in shards.
         let norm = Norm { trajectories: mb.len(), valid_steps, batch_valid_steps, horizon };
-        let jobs: Vec<Job> = mb
-            .chunks(SHARD)
-            .map(|cols| {
-                let mut p = playground::rollout::Padded::default();
-                (p.steps, p.width, p.obs_dim, p.action_width) = (steps, g, 4, 1);
-                (p.observations, p.actions) = (b.observations.clone(), b.actions.clone());
-                Job::Gradient(GradientJob {
-                    cells: Cells::of(&p, cols),
-                    log_probs: one(&b.log_probs, cols),
-                    ref_log_probs: Some(one(&b.ref_log_probs, cols)),
-                    advantages: one(&b.advantages, cols),
-                    mask: one(&b.mask, cols),
-                    norm,
-                })
-            })
-            .collect();
-        assert_eq!(jobs.len(), 3);
-        let outcomes = pollster::block_on(shards::dispatch(&jobs, &policy, None, &c, &device)).unwrap();
-        let total = shards::combine(outcomes.into_iter().map(Outcome::gradient).collect(), steps);
+        let mut padded = playground::rollout::Padded::default();
+        (padded.steps, padded.width, padded.obs_dim, padded.action_width) = (steps, g, 4, 1);
+        (padded.observations, padded.actions) = (b.observations.clone(), b.actions.clone());
+        padded.log_probs = b.log_probs.clone();
+        let host = HostBatch {
+            padded: &padded,
+            advantages: &b.advantages,
+            mask: &b.mask,
+            ref_log_probs: Some(&b.ref_log_probs),
+        };
+        assert_eq!(mb.chunks(SHARD).count(), 3);
+        let total =
+            pollster::block_on(shards::gradient(&policy, &host, mb, norm, None, &c, &device)).unwrap();
         let flat = |g: &[Option<HostVec>]| g.iter().flatten().flatten().copied().collect::<Vec<f32>>();
         assert_eq!(
             own.iter().map(Option::is_some).collect::<Vec<_>>(),

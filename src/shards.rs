@@ -299,7 +299,8 @@ pub trait Pool: Send + Sync {
 
 /// Run `jobs` with `model` (its trainable weights copied once through the host, and every job run
 /// on a model rebuilt from that copy): job `i` on executor `i mod (helpers + 1)`, executor 0
-/// being this worker, which runs its own while the helpers run theirs. Outcomes in job order.
+/// being this worker, which runs its own while the helpers run theirs, and any a helper failed to
+/// answer. Outcomes in job order.
 pub async fn dispatch<P: StochasticPolicy>(
     jobs: &[Job],
     model: &P,
@@ -320,11 +321,16 @@ pub async fn dispatch<P: StochasticPolicy>(
         outcomes[i] = Some(run(&jobs[i], &local, c, device).await?);
     }
     if let Some(pending) = pending {
-        let answers = pending.await.map_err(|e| DeviceError(format!("a helper worker failed: {e}")))?;
-        for (i, answer) in remote.into_iter().zip(answers) {
-            outcomes[i] =
-                Some(decode_outcome(&answer).map_err(|e| DeviceError(format!("a helper's answer: {e}")))?);
+        // A helper that failed or did not answer in time (the pool's business) leaves its jobs to
+        // this worker: the same results, later.
+        if let Ok(answers) = pending.await {
+            for (i, answer) in remote.into_iter().zip(answers) {
+                outcomes[i] = decode_outcome(&answer).ok();
+            }
         }
+    }
+    for (i, outcome) in outcomes.iter_mut().enumerate().filter(|(_, o)| o.is_none()) {
+        *outcome = Some(run(&jobs[i], &local, c, device).await?);
     }
     Ok(outcomes.into_iter().map(|o| o.expect("every job ran")).collect())
 }

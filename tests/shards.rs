@@ -39,6 +39,21 @@ impl Pool for LocalPool {
     }
 }
 
+/// Helpers that never answer (crashed, or lost): their jobs fall back to the run's own worker.
+struct LostPool;
+
+impl Pool for LostPool {
+    fn helpers(&self) -> usize {
+        2
+    }
+    fn start(
+        &self,
+        _: Vec<(usize, Vec<f32>)>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Vec<f32>>, String>> + '_>> {
+        Box::pin(async { Err("the helper was lost".to_string()) })
+    }
+}
+
 /// A batch of `g` ragged trajectories of CartPole's policy: `(T, g)` cells.
 struct Batch {
     observations: Vec<f32>,
@@ -169,10 +184,13 @@ fn sharded_lm() -> ExperimentConfig {
     c
 }
 
+/// `updates` of GRPO with `helpers` in-process helpers (`usize::MAX`: helpers that are lost).
 fn train(config: &ExperimentConfig, helpers: usize, updates: usize) -> (Vec<String>, Vec<HostVec>) {
     let device = Device::flex().autodiff();
     let mut grpo = Grpo::new(config, &device, &Device::flex());
-    if helpers > 0 {
+    if helpers == usize::MAX {
+        grpo.set_pool(std::sync::Arc::new(LostPool));
+    } else if helpers > 0 {
         grpo.set_pool(std::sync::Arc::new(LocalPool((0..helpers).map(|_| Helper::new(config)).collect())));
     }
     let metrics = (0..updates)
@@ -187,10 +205,10 @@ fn train(config: &ExperimentConfig, helpers: usize, updates: usize) -> (Vec<Stri
 }
 
 #[test]
-fn a_run_is_the_same_on_any_number_of_helpers() {
+fn a_run_is_the_same_on_any_number_of_helpers_and_when_they_are_lost() {
     let config = sharded_lm();
     let alone = train(&config, 0, 2);
-    for helpers in [1, 3] {
+    for helpers in [1, 3, usize::MAX] {
         let with = train(&config, helpers, 2);
         assert_eq!(with.0, alone.0, "{helpers} helpers: the metrics");
         assert!(with.1 == alone.1, "{helpers} helpers: the trained adapters, bit for bit");

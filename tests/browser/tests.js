@@ -1165,6 +1165,8 @@ test('a batch with more rows than fit is shown one group at a time, its prompt b
   assert.equal(snap.groups.length, 6);
   let mask = await drawn(page, 'heatmaps-grpo', 'mask');
   assert.deepEqual([mask.cols, mask.first], [8, 40], 'the last group by default');
+  // The picker is filled when the scrubber redraws, which may come a frame after the heatmaps.
+  await page.waitForFunction(() => document.querySelectorAll('#group-select option').length > 0);
   const options = await page.$$eval('#group-select option', (os) => os.map((o) => o.textContent));
   assert.equal(options.length, 6, 'no "all": 48 rows do not fit');
   assert.ok(options.every((o, k) => o.startsWith(`${k} · ${snap.groups[k].prompt}`)), options.join(' | '));

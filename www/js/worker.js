@@ -198,7 +198,17 @@ async function helpRun(key, url, n) {
 /** Shard messages `[helper, Float32Array]` of run `key`, each posted to its helper now (`send`,
  *  not `call`, which would post after a microtask: only once this worker's own shards were done);
  *  their answers in order. */
-const runOnHelpers = (key, jobs) => Promise.all(jobs.map(([helper, data]) => helpers[helper].send('shard', { key, data })));
+const runOnHelpers = (key, jobs) =>
+  Promise.all(jobs.map(([helper, data]) => withTimeout(helpers[helper].send('shard', { key, data }), HELPER_TIMEOUT_MS))).catch((err) => {
+    // The run's worker runs the shards itself (the same results); the helpers are not asked again.
+    core.setHelpers(runOnHelpers, 0);
+    console.warn(`GRPO's helper workers failed (${err?.message ?? err}): its shards run in its own worker from now on`);
+    throw err;
+  });
+/** A shard takes milliseconds; a helper silent for this long is taken as lost. */
+const HELPER_TIMEOUT_MS = 30_000;
+const withTimeout = (promise, ms) =>
+  Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))]);
 
 /** One update; with its snapshot, crossing by `transport` (see `snapshot` in `src/web.rs`),
  *  stamped with when the core was asked for it (the page measures the transport). */

@@ -71,9 +71,8 @@ impl<M: Module> Trainee<M> {
     /// One optimiser step on `loss` at learning rate `lr`; the gradient's global norm before
     /// clipping.
     pub fn step(&mut self, loss: Tensor<1>, lr: f64) -> Tensor<1> {
-        let (model, grad_norm) = self.optimizer.step(self.model.clone(), loss, lr);
-        self.model = model;
-        grad_norm
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &self.model);
+        self.step_with(grads, lr)
     }
 
     /// One optimiser step with `grads` (computed apart: see [`crate::shards`]); the gradient's

@@ -58,6 +58,14 @@ class FirefoxBrowser {
   }
 }
 
+/** Playwright's "visible": present, a non-empty box, and not `visibility: hidden` (runs in the page). */
+function shown(selector) {
+  const e = document.querySelector(selector);
+  if (!e) return false;
+  const box = e.getBoundingClientRect();
+  return box.width > 0 && box.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+}
+
 /** What a Playwright page and frame share: the calls are Playwright's, the work puppeteer's. */
 class Scope {
   constructor(frame) {
@@ -77,9 +85,12 @@ class Scope {
     return this.frame.waitForFunction(fn, { timeout, polling: 100 }, arg);
   }
 
-  /** Like Playwright's: visible, not only attached. */
-  waitForSelector(selector, { timeout = 30_000 } = {}) {
-    return this.frame.waitForSelector(selector, { visible: true, timeout });
+  /** Like Playwright's: visible, not only attached. Polled on a timer: puppeteer's own
+   *  `visible: true` wait (and its locators) poll on animation frames, which Firefox may stop
+   *  giving a tab it considers hidden; CI once waited 30 s on one. */
+  async waitForSelector(selector, { timeout = 30_000 } = {}) {
+    await this.frame.waitForFunction(shown, { timeout, polling: 100 }, selector);
+    return this.frame.$(selector);
   }
 
   /** As Playwright's: once the element is there and enabled (puppeteer's own click does not
@@ -92,8 +103,17 @@ class Scope {
     return this.frame.click(selector);
   }
 
-  fill(selector, value) {
-    return this.frame.locator(selector).fill(value);
+  /** As Playwright's: waits until the field is shown and enabled, replaces its value and fires
+   *  `input` (then `change`, as leaving the field would). */
+  async fill(selector, value, { timeout = 30_000 } = {}) {
+    await this.waitForSelector(selector, { timeout });
+    await this.frame.waitForFunction((sel) => !document.querySelector(sel).disabled, { timeout, polling: 100 }, selector);
+    await this.frame.$eval(selector, (el, v) => {
+      el.focus();
+      el.value = v;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    }, value);
   }
 
   selectOption(selector, value) {
@@ -114,12 +134,7 @@ class Scope {
 
   /** Playwright's meaning: present, a non-empty box, and not `visibility: hidden`. */
   isVisible(selector) {
-    return this.frame.evaluate((s) => {
-      const e = document.querySelector(s);
-      if (!e) return false;
-      const box = e.getBoundingClientRect();
-      return box.width > 0 && box.height > 0 && getComputedStyle(e).visibility !== 'hidden';
-    }, selector);
+    return this.frame.evaluate(shown, selector);
   }
 
   async $$(selector) {

@@ -4,8 +4,9 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|shards|copy|seeds|memory|startup runs one part (lm: the download, first
-// interactive and the language model's tokens/s; shards: GRPO's LM update with 0 and 1 helper workers;
+// BENCH_ONLY=parallel|transport|lm|shards|reach|copy|seeds|memory|startup runs one part (lm: the download, first
+// interactive, the language model's tokens/s, and the next two; shards: GRPO's LM update with 0 and 1 helper workers;
+// reach: GRPO's whole lm-reverse run and its time to accuracy thresholds, tab against CLI;
 // copy: what keeping a CPU copy
 // of each run on WebGPU costs, to survive a lost device; memory: what the scrubber's history holds
 // after a 1,000-update CartPole run and a 400-update lm-reverse run, as the page measures it).
@@ -92,6 +93,74 @@ async function shardsBench(WARMUP = 3, MEASURED = 8, ROUNDS = 5) {
     console.log(`| ${phase} | ${fmt(nat[phase], 0)} | ${fmt(nat1[phase], 0)} | ${fmt(a, 0)} | ${fmt(b, 0)} | ${fmt(speedUp, 2)}× (rounds: ${rounds.map((r) => fmt(r[1][phase] / r[0][phase], 2)).join(', ')}) | ${fmt(a / nat1[phase], 2)}× | ${fmt(b / nat[phase], 2)}× |`);
   }
 }
+/** How long a reader waits for GRPO's lm-reverse run in the tab against the native CLI, in this
+ *  one run, for each of `seeds` (defaults; PPO made tiny, GRPO with 1 helper worker as in
+ *  `shardsBench`; the CLI on its default threads, run after the tab): GRPO's whole budget, its
+ *  tokens/s over early and later updates, and the own training time (evaluations excluded) at
+ *  which held-out accuracy first reaches each threshold. Both sides evaluate the page's 64
+ *  held-out prompts at the page's cadence; each side's crossing is its own (the wasm's float sums
+ *  differ from the native ones in the last bits, so the two runs are two draws of one run). */
+async function reachBench(seeds = [1, 2, 3], thresholds = [0.8, 0.85]) {
+  const tinyPpo = '&ppo.num_envs=1&ppo.num_steps=8&ppo.update_epochs=1&ppo.num_minibatches=1';
+  const { readFileSync, rmSync } = await import('node:fs');
+  const tabRun = async (seed) => {
+    const { context, page } = await open(`v=7&env=lm-reverse&seed=${seed}&backend=cpu${tinyPpo}`, '?helpers=1');
+    const helpers = (await page.evaluate(() => window.playground.status())).helpers;
+    for (let taken = -1; ;) {
+      await page.evaluate(() => window.playground.step(25));
+      const now = await page.evaluate(() => window.playground.status().updates.grpo);
+      if (now === taken) break; // GRPO's budget is spent (PPO's tiny updates go on)
+      taken = now;
+    }
+    const rows = (await page.evaluate(() => window.playground.metrics())).grpo;
+    await context.close();
+    return { helpers, rows };
+  };
+  const nativeRun = (seed, every) => {
+    const out = `${process.env.TMPDIR ?? '/tmp'}/pvg-reach-${process.pid}.jsonl`;
+    execFileSync(pvg, ['train', '--env', 'lm-reverse', '--algo', 'grpo', '--seed', String(seed), '--eval-episodes', '64',
+      '--eval-every', String(every), '--out', out], { stdio: 'ignore' });
+    const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.update !== undefined);
+    rmSync(out);
+    return rows;
+  };
+  const evals = (rows) => rows.filter((m) => m.eval_mean_return != null);
+  const first = (rows, t) => evals(rows).find((m) => m.eval_mean_return >= t);
+  const best = (rows) => Math.max(...evals(rows).map((m) => m.eval_mean_return));
+  const tokensPerS = (rows) => rows.at(-1).env_steps / rows.at(-1).wall_s;
+  // Completion tokens per second of an update, median over a span of updates.
+  const rate = (rows, from, to) => median(rows.slice(from, to).map((m, i) =>
+    (m.env_steps - rows[from + i - 1].env_steps) / (m.rollout_s + m.advantage_s + m.update_s)));
+  const SPANS = [['updates 4–11 (as the table above)', 3, 11], ['updates 12–50', 11, 50], ['updates 51 to the end', 50, undefined]];
+  const cross = (m) => (m ? `${fmt(m.wall_s, 0)} s (update ${m.update})` : 'not reached');
+  const runs = [];
+  for (const seed of seeds) {
+    const tab = await tabRun(seed);
+    const every = evals(tab.rows)[0].update;
+    runs.push({ seed, every, helpers: tab.helpers, tab: tab.rows, native: nativeRun(seed, every) });
+  }
+  console.log(`\nGRPO's whole lm-reverse run (defaults; PPO made tiny), the tab (${runs[0].helpers} helper worker) against the native CLI (its default threads), measured in this one run, one row per seed; own training time, evaluations excluded; held-out accuracy on the page's 64 prompts every ${runs[0].every} updates:`);
+  console.log(`| seed | whole budget: native CLI | Chromium | tab / native time | tokens/s: native | Chromium | wasm / native | best evaluation: native, tab | ${thresholds.map((t) => `first at ≥ ${t}: native | tab`).join(' | ')} |`);
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---|${thresholds.map(() => '---|---|').join('')}`);
+  for (const r of runs) {
+    const [n, w] = [r.native.at(-1), r.tab.at(-1)];
+    console.log(`| ${r.seed} | ${fmt(n.wall_s, 0)} s | ${fmt(w.wall_s, 0)} s | ${fmt(w.wall_s / n.wall_s, 2)}× | ${fmt(tokensPerS(r.native), 0)} | ${fmt(tokensPerS(r.tab), 0)} | ${fmt(tokensPerS(r.tab) / tokensPerS(r.native), 2)}× | ${fmt(best(r.native), 3)}, ${fmt(best(r.tab), 3)} | ${thresholds.map((t) => `${cross(first(r.native, t))} | ${cross(first(r.tab, t))}`).join(' | ')} |`);
+  }
+  const over = (f) => fmt(median(runs.map(f)), 2);
+  console.log(`| median | | | ${over((r) => r.tab.at(-1).wall_s / r.native.at(-1).wall_s)}× | | | ${over((r) => tokensPerS(r.tab) / tokensPerS(r.native))}× | |${thresholds.map(() => ' | |').join('')}`);
+  console.log('\n| completion tokens/s of an update, median per run | native CLI | Chromium | wasm / native, median over seeds (per seed) |\n|---|---:|---:|---:|');
+  for (const [name, from, to] of SPANS) {
+    const ratios = runs.map((r) => rate(r.tab, from, to) / rate(r.native, from, to));
+    console.log(`| ${name} | ${fmt(median(runs.map((r) => rate(r.native, from, to))), 0)} | ${fmt(median(runs.map((r) => rate(r.tab, from, to))), 0)} | ${fmt(median(ratios), 2)}× (${ratios.map((x) => fmt(x, 2)).join(', ')}) |`);
+  }
+}
+if (process.env.BENCH_ONLY === 'reach') {
+  await reachBench();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
 if (process.env.BENCH_ONLY === 'shards') {
   await shardsBench();
   await browser.close();
@@ -240,6 +309,7 @@ if (process.env.BENCH_ONLY === 'lm') {
   await startup();
   await lmBench();
   await shardsBench();
+  await reachBench();
   await browser.close();
   site.server.close();
   process.exit(0);

@@ -216,6 +216,16 @@ struct Created {
     /// GRPO's update has shards that helper workers can run: the worker starts them (keyed by
     /// `id`, see [`create_helper`]) and hands them over with [`set_helpers`].
     shards: bool,
+    /// Which updates keep their full tensors for the scrubber (the page says so where one did not).
+    kept: Kept,
+}
+
+/// The updates whose full tensors a run keeps ([`crate::history`]): its first, its last
+/// `recent`, and up to `spread` spread over it.
+#[derive(Serialize)]
+struct Kept {
+    recent: usize,
+    spread: usize,
 }
 
 /// Start an experiment from a fragment (validated as by `parseUrl`) on the backend its
@@ -278,7 +288,8 @@ pub async fn create_session(url: String, algos: String) -> Result<JsValue, JsErr
         _ => experiment.evaluate_start().await.map_err(|e| JsError::new(&e.to_string()))?,
     };
     WORKER.with_borrow_mut(|w| w.sessions.insert(id, Some(experiment)));
-    to_js(&Created { id, backend, adapter, note, fragment, start_eval, device_lost, shards })
+    let kept = Kept { recent: crate::history::RECENT, spread: crate::history::SPREAD };
+    to_js(&Created { id, backend, adapter, note, fragment, start_eval, device_lost, shards, kept })
 }
 
 /// `backend=auto`: time a few updates of the link's experiment (the `algos` this worker

@@ -96,3 +96,20 @@ fn report_refuses_runs_of_different_experiments_and_files_that_are_not_runs() {
     let out = Command::new(PVG).args(["compare", "--seeds", "5-2"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a list of seeds"), "{out:?}");
 }
+
+#[test]
+fn a_run_without_a_final_evaluation_says_so_and_reports_no_mean() {
+    let d = dir("no-final-evaluation");
+    std::fs::create_dir_all(&d).unwrap();
+    let path = d.join("grpo.jsonl");
+    let mut args = vec!["train", "--algo", "grpo", "--eval-episodes", "0", "--out", path.to_str().unwrap()];
+    args.extend(EXPERIMENT);
+    let out = Command::new(PVG).args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no final evaluation (--eval-episodes 0)"), "{stderr}");
+    assert!(!stderr.contains("-0.0"), "{stderr}");
+    let last = lines(&path).pop().unwrap();
+    assert!(last["eval_mean_return"].is_null() && last["eval_std_return"].is_null(), "{last}");
+    assert_eq!(last["eval_episodes"], 0);
+}

@@ -541,7 +541,10 @@ mod cli {
             std::fs::write(path, file.to_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             eprintln!("{}: adapters written to {}", name(algo), path.display());
         }
+        // `--eval-episodes 0`: no final evaluation, so no mean (not the -0.0 of an empty sum).
+        let evaluated = !summary.eval_returns.is_empty();
         let (m, s) = mean_std(&summary.eval_returns);
+        let (m, s) = if evaluated { (Some(m), Some(s)) } else { (None, None) };
         let mut last = serde_json::json!({
             "eval_mean_return": m,
             "eval_std_return": s,
@@ -550,7 +553,7 @@ mod cli {
             "experiment": experiment_of(c),
             "total_steps": c.run.total_steps,
         });
-        if let Some(task) = c.run.env.task() {
+        if let Some(task) = c.run.env.task().filter(|_| evaluated) {
             // A text task's reward is exact match (1 or 0): the mean return is the accuracy on
             // held-out prompts, with its Wilson interval. The shipped base answers the same prompts.
             let device = Device::flex();
@@ -568,12 +571,17 @@ mod cli {
         let last = stamped(last, c, algo);
         writeln!(sink, "{last}").map_err(|e| e.to_string())?;
         sink.flush().map_err(|e| e.to_string())?;
+        let evaluation = match (m, s) {
+            (Some(m), Some(s)) => {
+                format!("deterministic evaluation over {} episodes: {m:.1} ± {s:.1}", summary.eval_returns.len())
+            }
+            _ => "no final evaluation (--eval-episodes 0)".to_string(),
+        };
         eprintln!(
-            "{}: {} updates, {} env steps; deterministic evaluation over {} episodes: {m:.1} ± {s:.1}",
+            "{}: {} updates, {} env steps; {evaluation}",
             name(algo),
             summary.history.len(),
             summary.history.last().map_or(0, |h| h.env_steps),
-            summary.eval_returns.len()
         );
         Ok(())
     }

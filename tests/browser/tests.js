@@ -1121,6 +1121,8 @@ test('the scrubber: arrow keys select an earlier update, whose tensors the page 
   assert.ok(three.groups.length > 0 && three.ppo_update === 3);
   await page.evaluate(() => window.playground.scrubTo(3));
   await page.waitForFunction(() => /were not kept/.test(document.querySelector('#heatmaps-ppo .empty')?.textContent ?? ''));
+  // The counts come from the core's history (src/history.rs: RECENT, SPREAD).
+  assert.match(await page.textContent('#heatmaps-ppo .empty'), /its last 8 and 8 spread over it/);
   await page.waitForFunction(() => /tensors not kept/.test(document.getElementById('update-label').textContent));
   await assert.rejects(page.evaluate(() => window.playground.snapshot(99)), /there is no update 99/);
   // The link names the update shown; opened, the page replays the run and shows that update.

@@ -216,7 +216,8 @@ function notKept(algo) {
   const s = view.snapshot;
   const n = s?.[`${algo}_update`];
   if (s && n && !s[`${algo}_tensors`]) {
-    return `Update ${n}'s tensors were not kept: a run keeps every update's completions and group summaries, and the full tensors of its first update, its last 8 and 8 spread over it. Scrub to one of those, or share a link with at=${n}, which replays the run to it.`;
+    const { recent, spread } = state.createdBy[algo].kept;
+    return `Update ${n}'s tensors were not kept: a run keeps every update's completions and group summaries, and the full tensors of its first update, its last ${recent} and ${spread} spread over it. Scrub to one of those, or share a link with at=${n}, which replays the run to it.`;
   }
   return undefined;
 }

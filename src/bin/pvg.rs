@@ -542,18 +542,16 @@ mod cli {
             eprintln!("{}: adapters written to {}", name(algo), path.display());
         }
         // `--eval-episodes 0`: no final evaluation, so no mean (not the -0.0 of an empty sum).
-        let evaluated = !summary.eval_returns.is_empty();
-        let (m, s) = mean_std(&summary.eval_returns);
-        let (m, s) = if evaluated { (Some(m), Some(s)) } else { (None, None) };
+        let final_eval = (!summary.eval_returns.is_empty()).then(|| mean_std(&summary.eval_returns));
         let mut last = serde_json::json!({
-            "eval_mean_return": m,
-            "eval_std_return": s,
+            "eval_mean_return": final_eval.map(|(m, _)| m),
+            "eval_std_return": final_eval.map(|(_, s)| s),
             "eval_episodes": summary.eval_returns.len(),
             "eval_returns": summary.eval_returns,
             "experiment": experiment_of(c),
             "total_steps": c.run.total_steps,
         });
-        if let Some(task) = c.run.env.task().filter(|_| evaluated) {
+        if let (Some(task), Some((m, _))) = (c.run.env.task(), final_eval) {
             // A text task's reward is exact match (1 or 0): the mean return is the accuracy on
             // held-out prompts, with its Wilson interval. The shipped base answers the same prompts.
             let device = Device::flex();
@@ -571,11 +569,11 @@ mod cli {
         let last = stamped(last, c, algo);
         writeln!(sink, "{last}").map_err(|e| e.to_string())?;
         sink.flush().map_err(|e| e.to_string())?;
-        let evaluation = match (m, s) {
-            (Some(m), Some(s)) => {
+        let evaluation = match final_eval {
+            Some((m, s)) => {
                 format!("deterministic evaluation over {} episodes: {m:.1} ± {s:.1}", summary.eval_returns.len())
             }
-            _ => "no final evaluation (--eval-episodes 0)".to_string(),
+            None => "no final evaluation (--eval-episodes 0)".to_string(),
         };
         eprintln!(
             "{}: {} updates, {} env steps; {evaluation}",

@@ -40,6 +40,15 @@ async function open(hash, query = '') {
   return { context, page };
 }
 
+/** Completion tokens per second of updates `from`..`to` of `rows` (one algorithm's metrics; `from`
+ *  ≥ 1), their median; `seconds` the part of an update timed (the whole update unless given). */
+function tokensPerUpdate(rows, from, to, seconds = (m) => m.rollout_s + m.advantage_s + m.update_s) {
+  return median(rows.slice(from, to).map((m, i) => (m.env_steps - rows[from + i - 1].env_steps) / seconds(m)));
+}
+
+/** PPO made tiny, so that its worker leaves GRPO the machine's other core, as when GRPO trains alone. */
+const TINY_PPO = '&ppo.num_envs=1&ppo.num_steps=8&ppo.update_epochs=1&ppo.num_minibatches=1';
+
 /** Completion tokens per second of each algorithm's updates on a text task (the language model),
  *  medians over `measured` updates after `warmup`: whole update, rollout, and gradient phase. */
 async function tokens(hash, warmup, measured, query = '') {
@@ -48,15 +57,11 @@ async function tokens(hash, warmup, measured, query = '') {
   await page.evaluate((n) => window.playground.step(n), warmup + measured);
   const history = await page.evaluate(() => window.playground.metrics());
   await context.close();
-  const rates = (rows) => {
-    const measuredRows = rows.slice(warmup).map((m, i) => [m, m.env_steps - rows[warmup + i - 1].env_steps]);
-    const rate = (f) => median(measuredRows.map(([m, n]) => n / f(m)));
-    return {
-      update: rate((m) => m.rollout_s + m.advantage_s + m.update_s),
-      rollout: rate((m) => m.rollout_s),
-      gradient: rate((m) => m.update_s),
-    };
-  };
+  const rates = (rows) => ({
+    update: tokensPerUpdate(rows, warmup),
+    rollout: tokensPerUpdate(rows, warmup, undefined, (m) => m.rollout_s),
+    gradient: tokensPerUpdate(rows, warmup, undefined, (m) => m.update_s),
+  });
   return { adapter: status.adapter, helpers: status.helpers, ppo: rates(history.ppo), grpo: rates(history.grpo) };
 }
 
@@ -72,14 +77,13 @@ async function shardsBench(WARMUP = 3, MEASURED = 8, ROUNDS = 5) {
   };
   const nat = nativeRates(null);
   const nat1 = nativeRates(1);
-  const tinyPpo = '&ppo.num_envs=1&ppo.num_steps=8&ppo.update_epochs=1&ppo.num_minibatches=1';
   // Pages with 0 and 1 helper in turn, ROUNDS times: this machine's speed drifts by a third
   // between minutes, more than the helper's effect, so each round's ratio is taken within the
   // round and the table gives medians over rounds.
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round = {};
-    for (const helpers of [0, 1]) round[helpers] = (await tokens(`v=7&env=lm-reverse&seed=1&backend=cpu${tinyPpo}`, WARMUP, MEASURED, `?helpers=${helpers}`)).grpo;
+    for (const helpers of [0, 1]) round[helpers] = (await tokens(`v=7&env=lm-reverse&seed=1&backend=cpu${TINY_PPO}`, WARMUP, MEASURED, `?helpers=${helpers}`)).grpo;
     rounds.push(round);
   }
   const over = (f) => median(rounds.map(f));
@@ -101,10 +105,9 @@ async function shardsBench(WARMUP = 3, MEASURED = 8, ROUNDS = 5) {
  *  held-out prompts at the page's cadence; each side's crossing is its own (the wasm's float sums
  *  differ from the native ones in the last bits, so the two runs are two draws of one run). */
 async function reachBench(seeds = [1, 2, 3], thresholds = [0.8, 0.85]) {
-  const tinyPpo = '&ppo.num_envs=1&ppo.num_steps=8&ppo.update_epochs=1&ppo.num_minibatches=1';
   const { readFileSync, rmSync } = await import('node:fs');
   const tabRun = async (seed) => {
-    const { context, page } = await open(`v=7&env=lm-reverse&seed=${seed}&backend=cpu${tinyPpo}`, '?helpers=1');
+    const { context, page } = await open(`v=7&env=lm-reverse&seed=${seed}&backend=cpu${TINY_PPO}`, '?helpers=1');
     const helpers = (await page.evaluate(() => window.playground.status())).helpers;
     for (let taken = -1; ;) {
       await page.evaluate(() => window.playground.step(25));
@@ -128,9 +131,6 @@ async function reachBench(seeds = [1, 2, 3], thresholds = [0.8, 0.85]) {
   const first = (rows, t) => evals(rows).find((m) => m.eval_mean_return >= t);
   const best = (rows) => Math.max(...evals(rows).map((m) => m.eval_mean_return));
   const tokensPerS = (rows) => rows.at(-1).env_steps / rows.at(-1).wall_s;
-  // Completion tokens per second of an update, median over a span of updates.
-  const rate = (rows, from, to) => median(rows.slice(from, to).map((m, i) =>
-    (m.env_steps - rows[from + i - 1].env_steps) / (m.rollout_s + m.advantage_s + m.update_s)));
   const SPANS = [['updates 4–11 (as the table above)', 3, 11], ['updates 12–50', 11, 50], ['updates 51 to the end', 50, undefined]];
   const cross = (m) => (m ? `${fmt(m.wall_s, 0)} s (update ${m.update})` : 'not reached');
   const runs = [];
@@ -150,8 +150,8 @@ async function reachBench(seeds = [1, 2, 3], thresholds = [0.8, 0.85]) {
   console.log(`| median | | | ${over((r) => r.tab.at(-1).wall_s / r.native.at(-1).wall_s)}× | | | ${over((r) => tokensPerS(r.tab) / tokensPerS(r.native))}× | |${thresholds.map(() => ' | |').join('')}`);
   console.log('\n| completion tokens/s of an update, median per run | native CLI | Chromium | wasm / native, median over seeds (per seed) |\n|---|---:|---:|---:|');
   for (const [name, from, to] of SPANS) {
-    const ratios = runs.map((r) => rate(r.tab, from, to) / rate(r.native, from, to));
-    console.log(`| ${name} | ${fmt(median(runs.map((r) => rate(r.native, from, to))), 0)} | ${fmt(median(runs.map((r) => rate(r.tab, from, to))), 0)} | ${fmt(median(ratios), 2)}× (${ratios.map((x) => fmt(x, 2)).join(', ')}) |`);
+    const ratios = runs.map((r) => tokensPerUpdate(r.tab, from, to) / tokensPerUpdate(r.native, from, to));
+    console.log(`| ${name} | ${fmt(median(runs.map((r) => tokensPerUpdate(r.native, from, to))), 0)} | ${fmt(median(runs.map((r) => tokensPerUpdate(r.tab, from, to))), 0)} | ${fmt(median(ratios), 2)}× (${ratios.map((x) => fmt(x, 2)).join(', ')}) |`);
   }
 }
 if (process.env.BENCH_ONLY === 'reach') {

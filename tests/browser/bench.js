@@ -4,8 +4,9 @@
 // same experiment, their ratios, how long the page takes to solve CartPole with PPO (one worker
 // for both algorithms against a worker each) and its longest main-thread task meanwhile, a full
 // snapshot's transport cost (JSON against typed arrays), and the language model's tokens/s.
-// BENCH_ONLY=parallel|transport|lm|shards|reach|copy|seeds|memory|startup runs one part (lm: the download, first
-// interactive, the language model's tokens/s, and the next two; shards: GRPO's LM update with 0 and 1 helper workers;
+// BENCH_ONLY=parallel|transport|lm|shards|cores|reach|copy|seeds|memory|startup runs one part (lm: the download, first
+// interactive, the language model's tokens/s, and the next three; shards: GRPO's LM update with 0 and 1 helper workers;
+// cores: the same with its run's worker on the full core and on the CPU core;
 // reach: GRPO's whole lm-reverse run and its time to accuracy thresholds, tab against CLI;
 // copy: what keeping a CPU copy
 // of each run on WebGPU costs, to survive a lost device; memory: what the scrubber's history holds
@@ -97,6 +98,26 @@ async function shardsBench(WARMUP = 3, MEASURED = 8, ROUNDS = 5) {
     console.log(`| ${phase} | ${fmt(nat[phase], 0)} | ${fmt(nat1[phase], 0)} | ${fmt(a, 0)} | ${fmt(b, 0)} | ${fmt(speedUp, 2)}× (rounds: ${rounds.map((r) => fmt(r[1][phase] / r[0][phase], 2)).join(', ')}) | ${fmt(a / nat1[phase], 2)}× | ${fmt(b / nat[phase], 2)}× |`);
   }
 }
+/** GRPO's update on lm-reverse's defaults (PPO made tiny, 1 helper worker, as in `shardsBench`)
+ *  with its run's worker on each build of the core, pages on the two in turn, ROUNDS times: the
+ *  full core is what a page that may use WebGPU loads, the CPU core what the others load (both
+ *  train on the CPU here; helpers always run the CPU core). */
+async function coresBench(WARMUP = 3, MEASURED = 8, ROUNDS = 5) {
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const round = {};
+    for (const core of ['full', 'cpu']) round[core] = (await tokens(`v=7&env=lm-reverse&seed=1&backend=cpu${TINY_PPO}`, WARMUP, MEASURED, `?helpers=1&core=${core}`)).grpo;
+    rounds.push(round);
+  }
+  const over = (f) => median(rounds.map(f));
+  console.log(`\nGRPO alone on lm-reverse defaults (PPO made tiny, 1 helper worker), its run's worker on the full core and on the CPU core, completion tokens/s (medians of ${MEASURED} updates after ${WARMUP}, then over ${ROUNDS} rounds of the two pages in turn), measured in this one run:`);
+  console.log('| phase | full core | CPU core | CPU core / full core (per round) |\n|---|---:|---:|---:|');
+  for (const phase of ['update', 'rollout', 'gradient']) {
+    const ratios = rounds.map((r) => r.cpu[phase] / r.full[phase]);
+    console.log(`| ${phase} | ${fmt(over((r) => r.full[phase]), 0)} | ${fmt(over((r) => r.cpu[phase]), 0)} | ${fmt(median(ratios), 2)}× (${ratios.map((x) => fmt(x, 2)).join(', ')}) |`);
+  }
+}
+
 /** How long a reader waits for GRPO's lm-reverse run in the tab against the native CLI, in this
  *  one run, for each of `seeds` (defaults; PPO made tiny, GRPO with 1 helper worker as in
  *  `shardsBench`; the CLI on its default threads, run after the tab): GRPO's whole budget, its
@@ -156,6 +177,13 @@ async function reachBench(seeds = [1, 2, 3], thresholds = [0.8, 0.85]) {
 }
 if (process.env.BENCH_ONLY === 'reach') {
   await reachBench();
+  await browser.close();
+  site.server.close();
+  process.exit(0);
+}
+
+if (process.env.BENCH_ONLY === 'cores') {
+  await coresBench();
   await browser.close();
   site.server.close();
   process.exit(0);
@@ -269,20 +297,20 @@ async function lmBench() {
   }
 }
 /** Time to first interactive (navigation start to a created experiment: Step enabled) and the
- *  wasm downloaded, for each build of the core in this one run: the full one (a browser with a
- *  WebGPU adapter) and the CPU one (the same browser without, as the page finds it), cold
- *  contexts, medians of 5. */
+ *  wasm downloaded, for each build of the core in this one run: the full one (a link that may
+ *  train on WebGPU on a hardware adapter; `?core=full` here) and the CPU one (what a first visit
+ *  gets here: `backend=auto` on SwiftShader, a software adapter; as without an adapter, or on a
+ *  `backend=cpu` link), cold contexts, medians of 5. */
 async function startup() {
-  const withoutGpu = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
   console.log('| core | wasm downloaded (raw / gzipped) | first interactive, median of 5 (ms) |\n|---|---:|---:|');
-  for (const [name, b] of [['full (CPU and WebGPU)', browser], ['CPU only', withoutGpu]]) {
+  for (const [name, link] of [['full (CPU and WebGPU)', '?core=full#env=CartPole-v1&backend=cpu'], ['CPU only (a first visit here)', '#env=CartPole-v1']]) {
     const times = [];
     let wasm = null;
     for (let i = 0; i < 5; i++) {
-      const context = await b.newContext();
+      const context = await browser.newContext();
       const page = await context.newPage();
       page.on('request', (r) => r.url().endsWith('.wasm') && (wasm = r.url().split('/').pop()));
-      await page.goto(`${site.url}/#env=CartPole-v1&backend=cpu`);
+      await page.goto(`${site.url}/${link}`);
       await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: 300_000 });
       times.push(await page.evaluate(() => performance.now()));
       await context.close();
@@ -293,7 +321,6 @@ async function startup() {
     const bytes = readFileSync(`${dist}/${folder}/${wasm}`);
     console.log(`| ${name}: ${wasm} | ${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes).length / 1e6).toFixed(2)} MB | ${fmt(median(times), 0)} |`);
   }
-  await withoutGpu.close();
 }
 
 if (process.env.BENCH_ONLY === 'startup') {
@@ -309,6 +336,7 @@ if (process.env.BENCH_ONLY === 'lm') {
   await startup();
   await lmBench();
   await shardsBench();
+  await coresBench();
   await reachBench();
   await browser.close();
   site.server.close();

@@ -31,6 +31,18 @@ async function open(ctx, hash = '', { init } = {}) {
 const status = (page) => page.evaluate(() => window.playground.status());
 /** In the page: both algorithms have taken at least `n` updates (each trains in its own worker). */
 const bothUpdated = (n) => Math.min(...Object.values(window.playground?.status().updates ?? { none: 0 })) >= n;
+/** Waits until both algorithms have taken `n` updates; a timeout's error says where the page stood. */
+async function untilUpdated(page, n, timeout = LOAD_MS) {
+  try {
+    await page.waitForFunction(bothUpdated, n, { timeout });
+  } catch (e) {
+    const where = await page
+      .evaluate(() => `${JSON.stringify(window.playground?.status() ?? null)} | ${document.getElementById('status')?.textContent}`)
+      .catch((err) => `(unreadable: ${err.message})`);
+    e.message += `\n     the page then: ${where}`;
+    throw e;
+  }
+}
 const metrics = (page) => page.evaluate(() => window.playground.metrics());
 const step = (page, n) => page.evaluate((k) => window.playground.step(k), n);
 const withoutTimings = (history) =>
@@ -67,14 +79,43 @@ const CHROMIUM = ['chromium'];
 const BOTH = ['chromium', 'firefox'];
 const test = (name, fn, engines = CHROMIUM) => tests.push({ name, fn, engines });
 
-test('the page loads without console errors and detects WebGPU', async (ctx) => {
-  const { page, errors } = await open(ctx, `#${TINY.cartpole}&backend=cpu`);
-  const s = await status(page);
-  assert.equal(s.backend, 'cpu');
-  assert.equal(s.core, 'full', 'an adapter: the core with both backends');
+test('a link on the CPU loads the CPU core alone and detects WebGPU; a Reset to WebGPU loads the full core, and if it cannot, the runs stay', async (ctx) => {
+  const page = await ctx.browser.newPage();
+  const errors = [];
+  const wasms = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => r.url().endsWith('.wasm') && wasms.push(r.url().split('/').pop()));
+  await page.goto(`${ctx.url}/#${TINY.cartpole}&backend=cpu`);
+  await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
+  let s = await status(page);
+  assert.deepEqual([s.backend, s.core], ['cpu', 'cpu']);
+  assert.deepEqual([...new Set(wasms)], ['ppo-grpo-playground-cpu_bg.wasm'], 'a link on the CPU downloads the CPU core alone');
   assert.equal(s.webgpu.available, true, `WebGPU not detected: ${JSON.stringify(s.webgpu)}`);
   assert.match(s.webgpu.adapter, /swiftshader|google/i);
-  assert.deepEqual(errors, []);
+  assert.match(s.webgpu.software, /software renderer|fallback adapter/);
+  await step(page, 1);
+
+  // The full core cannot be fetched: the message says so, and the CPU runs stay and step.
+  const full = '**/ppo-grpo-playground_bg.wasm';
+  await page.route(full, (r) => r.abort());
+  await page.evaluate((f) => window.playground.reset(f), `${TINY.cartpole}&backend=webgpu`);
+  const problems = await page.textContent('#problems');
+  assert.match(problems, /the core with WebGPU could not be loaded/);
+  assert.match(problems, /The runs on the page are unchanged/);
+  s = await status(page);
+  assert.deepEqual([s.backend, s.core, s.updates], ['cpu', 'cpu', { ppo: 1, grpo: 1 }]);
+  await step(page, 1);
+  assert.deepEqual((await status(page)).updates, { ppo: 2, grpo: 2 });
+
+  await page.unroute(full);
+  await page.evaluate((f) => window.playground.reset(f), `${TINY.cartpole}&backend=webgpu`);
+  s = await status(page);
+  assert.deepEqual([s.backend, s.core, s.updates], ['webgpu', 'full', { ppo: 0, grpo: 0 }]);
+  assert.ok(wasms.includes('ppo-grpo-playground_bg.wasm'));
+  await step(page, 1);
+  checkHistory(await metrics(page), 1, 'on WebGPU after the full core was loaded');
+  assert.deepEqual(errors.filter((e) => !/Failed to load resource|net::ERR_FAILED/.test(e)), []);
   await page.close();
 });
 
@@ -122,7 +163,7 @@ test('backend=auto times both backends, shows both figures and why, and the shar
   await page.close();
   const replay = await ctx.browser.newPage();
   await replay.goto(url);
-  await replay.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  await untilUpdated(replay, 2);
   const again = await status(replay);
   assert.equal(again.backend, c.backend);
   assert.equal(again.choice, null, 'a resolved link is not measured again');
@@ -154,6 +195,7 @@ test('backend=auto on a software adapter picks the CPU at once, says why, and a 
   assert.ok(s.choice && s.choice.backend === 'cpu' && s.choice.cpu_ms === null && s.choice.webgpu_ms === null, JSON.stringify(s.choice));
   assert.match(s.choice.reason, /at once, nothing timed: WebGPU's adapter is a software renderer/);
   assert.match(await page.textContent('#backend-choice'), /software renderer/);
+  assert.equal(s.core, 'cpu', 'a software adapter on backend=auto: the CPU core, a third of the download');
   assert.equal(s.updates.ppo + s.updates.grpo, 2);
   assert.ok(waited < FIRST_UPDATE_MS, `the first update came after ${waited} ms`);
   assert.match(await page.evaluate(() => window.playground.shareUrl()), /backend=cpu/);
@@ -366,7 +408,7 @@ test('no main-thread task exceeds 50 ms during a run', async (ctx) => {
   await page.waitForTimeout(500);
   const start = await page.evaluate(() => performance.now());
   await page.evaluate(() => { window.playground.run(); }); // resolves only when paused
-  await page.waitForFunction(bothUpdated, 8, { timeout: 120_000 });
+  await untilUpdated(page, 8, 120_000);
   await page.evaluate(() => window.playground.pause());
   const during = await page.evaluate((t0) => window.__longTasks.filter((e) => e.start >= t0), start);
   const s = await status(page);
@@ -408,7 +450,7 @@ for (const [backend, updates] of [['cpu', 4], ['webgpu', 2]]) {
     await page.close();
     const replay = await ctx.browser.newPage();
     await replay.goto(url);
-    await replay.waitForFunction(bothUpdated, updates, { timeout: LOAD_MS });
+    await untilUpdated(replay, updates);
     assert.equal((await status(replay)).backend, backend);
     assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(original));
     await replay.close();
@@ -445,7 +487,7 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   };
   const [first, second] = await frames();
   assert.notEqual(new URL(first.url()).origin, new URL(page.url()).origin, 'the iframe is not cross-origin');
-  await first.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  await untilUpdated(first, 2);
   // The second figure sits below the fold. Chromium loads a lazy iframe well ahead of the
   // viewport: its frame is loaded (the page knows it is an embed), but the page itself has not
   // started its run, which is the page's own doing. Firefox does not load the frame at all yet.
@@ -457,7 +499,7 @@ test('the embed demo shows two live figures in cross-origin iframes, started laz
   if (waiting === null) assert.equal(ctx.engine, 'firefox', 'the frame below the fold is not loaded');
   else assert.deepEqual([waiting.embed.started, waiting.backend, waiting.steps], [false, null, 0], JSON.stringify(waiting));
   await page.evaluate(() => document.querySelectorAll('iframe')[1].scrollIntoView());
-  await second.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  await untilUpdated(second, 2);
   for (const [frame, figure] of [[first, 'curves'], [second, 'tensors']]) {
     assert.equal(await frame.evaluate(() => document.body.dataset.figure), figure);
     assert.equal(await frame.isVisible(`#fig-${figure}`), true);
@@ -613,7 +655,7 @@ test('a text task on the page: the LM trains, its completions are padded and mas
   await page.close();
   const replay = await ctx.browser.newPage();
   await replay.goto(url);
-  await replay.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  await untilUpdated(replay, 2);
   assert.deepEqual(withoutTimings(await metrics(replay)), withoutTimings(history));
   await replay.close();
   assert.deepEqual(errors, []);
@@ -804,7 +846,7 @@ test('the embed snippet names one figure; the embed links back without it', asyn
 
   const embed = await ctx.browser.newPage();
   await embed.goto(src);
-  await embed.waitForFunction(bothUpdated, 1, { timeout: LOAD_MS });
+  await untilUpdated(embed, 1);
   const link = await embed.getAttribute('a:has-text("open in playground")', 'href');
   const back = new URLSearchParams(new URL(link).hash.slice(1));
   assert.equal(back.get('figure'), null, link);
@@ -816,7 +858,7 @@ test('the embed snippet names one figure; the embed links back without it', asyn
 test('figure=completions embeds a text task\'s completions alone, replayed from the link', async (ctx) => {
   const page = await ctx.browser.newPage({ viewport: { width: 760, height: 700 } });
   await page.goto(`${ctx.url}/#${LM}&backend=cpu&run=2&figure=completions`);
-  await page.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+  await untilUpdated(page, 2);
   await page.waitForSelector('#completions-grpo canvas.completions-canvas');
   const shown = await page.evaluate(() =>
     [...document.querySelectorAll('.figures > figure')].filter((f) => f.offsetParent !== null).map((f) => f.id),
@@ -1005,12 +1047,12 @@ test('WebGPU switched on without an adapter: the page says so and trains on the 
 async function replayed(browser, link, updates) {
   const page = await browser.newPage();
   await page.goto(link);
-  await page.waitForFunction(bothUpdated, updates, { timeout: LOAD_MS });
-  const { metrics: m, snapshot } = JSON.parse(
-    await page.evaluate(() => JSON.stringify({ metrics: window.playground.metrics(), snapshot: window.playground.snapshot() })),
+  await untilUpdated(page, updates);
+  const { metrics: m, snapshot, core } = JSON.parse(
+    await page.evaluate(() => JSON.stringify({ metrics: window.playground.metrics(), snapshot: window.playground.snapshot(), core: window.playground.status().core })),
   );
   await page.close();
-  return { metrics: canonical(withoutTimings(m)), snapshot: canonical(snapshot) };
+  return { metrics: canonical(withoutTimings(m)), snapshot: canonical(snapshot), core };
 }
 
 /** JSON text with every object's keys sorted: the order the two workers answered in does not count. */
@@ -1024,11 +1066,13 @@ const firstDifference = (a, b) => {
   return `at ${i} of ${a.length}/${b.length}: …${a.slice(i - 80, i + 80)}… against …${b.slice(i - 80, i + 80)}…`;
 };
 
-test('Chromium and Firefox replay the same CartPole and lm-reverse links to identical metrics and tensors (CPU)', async (ctx) => {
+test('Chromium and Firefox replay the same CartPole and lm-reverse links to identical metrics and tensors (CPU; the full core against the CPU core)', async (ctx) => {
   // The core is deterministic and IEEE-754 in both engines' wasm: the same bits, not close ones.
+  // Chromium loads the full core (?core=full), Firefox the CPU core: the two builds train alike.
   for (const [hash, updates] of [[`${TINY.cartpole}&seed=11`, 4], [LM, 2]]) {
-    const link = `${ctx.url}/#${hash}&backend=cpu&run=${updates}`;
-    const [chromium, firefox] = [await replayed(ctx.chromium, link, updates), await replayed(ctx.browser, link, updates)];
+    const link = (query) => `${ctx.url}/${query}#${hash}&backend=cpu&run=${updates}`;
+    const [chromium, firefox] = [await replayed(ctx.chromium, link('?core=full'), updates), await replayed(ctx.browser, link(''), updates)];
+    assert.deepEqual([chromium.core, firefox.core], ['full', 'cpu']);
     for (const part of ['metrics', 'snapshot']) {
       assert.ok(chromium[part].length > 1000, `${part}: something was compared`);
       assert.ok(firefox[part] === chromium[part], `${hash}: the engines' ${part} differ ${firstDifference(firefox[part], chromium[part])}`);
@@ -1046,7 +1090,7 @@ test("GRPO's update in shards: the same run with 0, 1 and 2 helper workers (metr
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${ctx.url}/?helpers=${helpers}#${hash}`);
-    await page.waitForFunction(bothUpdated, 2, { timeout: LOAD_MS });
+    await untilUpdated(page, 2);
     const { metrics: m, snapshot, status: s } = JSON.parse(await page.evaluate(() =>
       JSON.stringify({ metrics: window.playground.metrics(), snapshot: window.playground.snapshot(), status: window.playground.status() })));
     assert.equal(s.helpers, helpers, JSON.stringify(s));
@@ -1067,16 +1111,46 @@ test('helper workers that cannot start leave GRPO to its own worker: the runs go
   const page = await ctx.browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  // The page loads the full core; its helpers need the CPU core, which this page cannot fetch.
+  // The page loads the full core (?core=full); its helpers need the CPU core, which this page cannot fetch.
   await page.route('**/*-cpu_bg.wasm', (route) => route.abort());
-  await page.goto(`${ctx.url}/?helpers=1#v=7&env=lm-reverse&seed=2&backend=cpu&grpo.groups_per_update=2&grpo.num_minibatches=1` +
+  await page.goto(`${ctx.url}/?helpers=1&core=full#v=7&env=lm-reverse&seed=2&backend=cpu&grpo.groups_per_update=2&grpo.num_minibatches=1` +
     '&ppo.num_envs=2&ppo.num_steps=8&ppo.num_minibatches=1&run=1');
-  await page.waitForFunction(bothUpdated, 1, { timeout: LOAD_MS });
+  await untilUpdated(page, 1);
   const s = await status(page);
   assert.equal(s.core, 'full');
   assert.equal(s.helpers, 0, JSON.stringify(s));
   assert.match(await page.evaluate(() => document.body.innerText), /no helper workers \(.*\): GRPO's shards run in its own worker/);
   assert.deepEqual(s.errors, { ppo: null, grpo: null });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('workers whose scripts never arrive are replaced: the page loads, and a helper worker the same', async (ctx) => {
+  const page = await ctx.browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Requests left unanswered, as Firefox under load once left a helper worker's script unrun: the
+  // first two for the worker's script (the page's first worker and its statistics worker), then,
+  // once the page is up, the next for the module it imports (a helper's: the browser does not
+  // route a worker's own script requested from another worker, but it routes its imports).
+  const held = { 'worker.js': 2, 'bridge.js': 0 };
+  await page.context().route(/\/js\/(worker|bridge)\.js$/, (route) => {
+    const name = route.request().url().split('/').pop();
+    if (held[name] === 0) return route.continue();
+    held[name] -= 1; // never answered
+  });
+  const t0 = Date.now();
+  await page.goto(`${ctx.url}/?helpers=1#${TINY.cartpole}&backend=cpu`);
+  await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
+  const loaded = Date.now() - t0;
+  assert.equal(held['worker.js'], 0, 'two worker scripts were held back');
+  held['bridge.js'] = 1;
+  await page.evaluate((f) => window.playground.reset(f), 'v=7&env=lm-reverse&seed=2&backend=cpu&grpo.groups_per_update=2&grpo.num_minibatches=1&ppo.num_envs=2&ppo.num_steps=8&ppo.num_minibatches=1');
+  assert.equal(held['bridge.js'], 0, "the helper's module was held back");
+  await step(page, 1);
+  const s = await status(page);
+  assert.deepEqual([s.helpers, s.note, s.updates], [1, null, { ppo: 1, grpo: 1 }], JSON.stringify(s));
+  console.log(`     (loaded after ${(loaded / 1000).toFixed(1)} s)`);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -1143,7 +1217,7 @@ test('the scrubber: arrow keys select an earlier update, whose tensors the page 
   await page.waitForFunction(() => window.playground.snapshot().ppo_update === 13);
   await page.close();
   const { page: opened, errors: openErrors } = await open(ctx, url.slice(url.indexOf('#')));
-  await opened.waitForFunction(bothUpdated, 12, { timeout: LOAD_MS });
+  await untilUpdated(opened, 12);
   await opened.waitForFunction(() => window.playground.snapshot()?.ppo_update === 9 && window.playground.snapshot()?.grpo_update === 9);
   assert.equal(await opened.evaluate(() => window.playground.at()), 9);
   const reopened = await opened.evaluate(() => window.playground.snapshot());

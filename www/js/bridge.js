@@ -6,14 +6,38 @@
  *  its wasm. */
 const CORES = { full: 'ppo-grpo-playground', cpu: 'ppo-grpo-playground-cpu' };
 
-/** Which core this browser needs: the full one where it offers a WebGPU adapter (a software one
- *  included: `backend=webgpu` may ask for it), the CPU one where it offers none. */
-export async function coreFor(gpu = globalThis.navigator?.gpu) {
+/** Names of software WebGPU renderers, as adapters describe themselves. */
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render/i;
+
+/** The browser's WebGPU adapter as it describes itself (wgpu's own report can be empty):
+ *  `{text, software}`, `software` saying why it is a software one (the browser marks it as a
+ *  fallback adapter, or its name is a known software renderer's), else null; null where the
+ *  browser offers no adapter. */
+export async function browserAdapter(gpu = globalThis.navigator?.gpu) {
   try {
-    return gpu && (await gpu.requestAdapter()) ? 'full' : 'cpu';
+    const adapter = gpu && (await gpu.requestAdapter());
+    if (!adapter) return null;
+    const info = adapter.info ?? {};
+    const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' · ') || null;
+    const software = (info.isFallbackAdapter ?? adapter.isFallbackAdapter)
+      ? `the browser marks its adapter (${text ?? 'unnamed'}) as a fallback adapter`
+      : SOFTWARE_RENDERER.test(text ?? '') ? `${text} is a software renderer` : null;
+    return { text, software };
   } catch {
-    return 'cpu';
+    return null;
   }
+}
+
+/** Which core a link needs in this browser (`backend`: the link's, `auto` when it names none;
+ *  `adapter`: `browserAdapter()`'s answer): the full one where the link may train on WebGPU
+ *  (`backend=webgpu` on any adapter; `auto` on a hardware one, or on a software one that
+ *  `timeSoftware` says to time), else the CPU one, a third of the download: `backend=cpu`, no
+ *  adapter, or `auto` on a software adapter, where it picks the CPU without timing. `asked`
+ *  (`?core=full|cpu`, a benchmark and test switch) overrides. */
+export function coreFor(backend, adapter, { timeSoftware = false, asked = null } = {}) {
+  if (asked === 'full' || asked === 'cpu') return asked;
+  if (!adapter || backend === 'cpu') return 'cpu';
+  return backend === 'webgpu' || !adapter.software || timeSoftware ? 'full' : 'cpu';
 }
 
 /** The training core, compiled once per page and shared by its workers (a Module is cloned into
@@ -23,7 +47,6 @@ export async function coreFor(gpu = globalThis.navigator?.gpu) {
  *  (Chromium, two embeds of one release on a blog page): then once more from the bytes, fetched
  *  past the cache. */
 export async function compileCore(kind) {
-  kind ??= await coreFor();
   const wasm = new URL(`../${CORES[kind]}_bg.wasm`, import.meta.url);
   const glue = new URL(`../${CORES[kind]}.js`, import.meta.url).href;
   const module = await WebAssembly.compileStreaming(fetch(wasm)).catch(async (first) => {
@@ -34,8 +57,14 @@ export async function compileCore(kind) {
   return { kind, module, glue };
 }
 
+/** How long a new worker may take to answer its first message (it imports the core's glue and
+ *  instantiates the compiled module: milliseconds here), and how many are started before the
+ *  last is waited for whatever it takes. */
+const START_MS = 8_000;
+const START_TRIES = 3;
+
 export class Bridge {
-  /** `core`: a promise of the compiled core (`compileCore()`: `{kind, module, glue}`). */
+  /** `core`: a promise of the compiled core (`compileCore(kind)`: `{kind, module, glue}`). */
   constructor(core, onEvent) {
     this.core = core;
     this.onEvent = onEvent;
@@ -45,10 +74,32 @@ export class Bridge {
   }
 
   start() {
+    this.spawn();
+    this.ready = this.core.then((compiled) => this.init(compiled));
+  }
+
+  spawn() {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.receive(e.data);
     this.worker.onerror = (e) => !this.closed && this.crash(e.message || 'the worker failed to load');
-    this.ready = this.core.then(({ kind, module, glue }) => this.send('init', { kind, module, glue }));
+  }
+
+  /** Hand the worker its core. A worker silent for `START_MS` is replaced by a new one, at most
+   *  `START_TRIES - 1` times: Firefox under load once in a few dozen starts never ran a worker's
+   *  script (a helper's, started by another worker), which left the run waiting for good. */
+  async init({ kind, module, glue }) {
+    for (let tries = 1; ; tries++) {
+      const id = this.nextId;
+      const answered = this.send('init', { kind, module, glue });
+      if (tries === START_TRIES) return answered;
+      let timer;
+      const silent = new Promise((resolve) => (timer = setTimeout(() => resolve(true), START_MS)));
+      const late = await Promise.race([answered.then(() => false), silent]).finally(() => clearTimeout(timer));
+      if (!late || this.closed) return answered;
+      this.pending.delete(id);
+      this.worker.terminate();
+      this.spawn();
+    }
   }
 
   receive(msg) {

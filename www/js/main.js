@@ -3,7 +3,7 @@
 // Step / Run / Pause), and `window.playground` (status, metrics, step, run, pause, reset) for
 // tests and scripts.
 import { AskBox } from './ask.js';
-import { Bridge, compileCore } from './bridge.js';
+import { Bridge } from './bridge.js';
 import { Charts, curveOf } from './charts.js';
 import { CompletionsView } from './completions.js';
 import { Controls } from './controls.js';
@@ -28,11 +28,11 @@ const view = {
   build: null, // {version, commit}: what made every figure on the page
   notice: null, // the opened link's version notice, if its code has changed since
   embed: null, // {figure, started} when the page is an embedded figure
-  core: null, // which build of the core the page loaded: 'full' (CPU and WebGPU) or 'cpu'
 };
 
 let stats; // the statistics worker's Bridge (summary table, bands): it never trains
-let bridge; // the first worker's, for requests about the page rather than a run
+/** The session's first worker, for requests about the page rather than a run. */
+const bridge = () => session.pageWorker();
 let controls;
 let charts;
 let heatmaps;
@@ -515,7 +515,7 @@ async function reset(fragment, options) {
 
 async function resetNow(fragment, { fromUrl = false } = {}) {
   await pause();
-  const parsed = await bridge.call('parseUrl', { url: fragment });
+  const parsed = await bridge().call('parseUrl', { url: fragment });
   if (fromUrl) showNotice(parsed.notice);
   if (parsed.problems.length && !fromUrl) {
     // An edit that does not validate leaves the current runs untouched.
@@ -542,7 +542,7 @@ async function resetNow(fragment, { fromUrl = false } = {}) {
   showProblems('This link had problems; the page used the values shown', parsed.problems);
   controls.loadFragment(parsed.fragment);
   controls.markProblems(parsed.problems);
-  session.adopt(runs, created.choice);
+  session.adopt(runs, created.choice, created.pool);
   Object.assign(view, { snapshot: null, summary: null, bands: null, at: null, group: null });
   view.scrubs++;
   showSeeds();
@@ -668,7 +668,7 @@ async function snapshotAt(n) {
  *  run's worker), or of the models of a loaded adapters file (`bytes`). */
 async function complete(prompt, bytes = null) {
   if (typeof prompt !== 'string') throw new Error('the prompt must be text, such as dcba=');
-  if (bytes) return bridge.call('completeWith', { bytes, prompt });
+  if (bytes) return bridge().call('completeWith', { bytes, prompt });
   if (state.session === null) throw new Error('no experiment is loaded');
   const [ppo, grpo] = await session.eachRun('complete', { prompt });
   const model = (answers, name) => answers.models.find((m) => m.model === name);
@@ -679,7 +679,7 @@ async function complete(prompt, bytes = null) {
 async function adaptersFile() {
   if (state.session === null) throw new Error('no experiment is loaded');
   const [a, b] = await session.eachRun('adapters');
-  const bytes = await bridge.call('mergeAdapters', { a, b });
+  const bytes = await bridge().call('mergeAdapters', { a, b });
   const params = new URLSearchParams(state.createdBy.ppo.fragment);
   return { bytes, name: `${params.get('env')}-seed${runOf('ppo').seed}-update${latestUpdate()}.lora` };
 }
@@ -692,12 +692,10 @@ async function memory() {
 // ---------------------------------------------------------------- boot
 
 async function boot() {
-  const core = compileCore();
-  core.then((c) => (view.core = c.kind), () => {});
+  const core = session.start(location.hash);
   hookUp();
-  bridge = session.start(core);
   stats = new Bridge(core, () => {});
-  const description = await bridge.call('describe');
+  const description = await bridge().call('describe');
   view.build = description.build;
   $('build-version').textContent = String(view.build.version);
   $('build-commit').textContent = view.build.commit;
@@ -712,7 +710,7 @@ async function boot() {
   };
   envView = new EnvView($('env-canvas'), $('traj-select'), $('traj-slider'), $('btn-replay'), $('traj-info'));
   watchVisibility();
-  askBox = new AskBox({ ask: complete, adapters: adaptersFile, check: (bytes) => bridge.call('adaptersFragment', { bytes }) });
+  askBox = new AskBox({ ask: complete, adapters: adaptersFile, check: (bytes) => bridge().call('adaptersFragment', { bytes }) });
 
   $('btn-step').addEventListener('click', () => step(1).catch(() => {}));
   $('btn-run').addEventListener('click', () => (state.running ? pause() : run()));
@@ -736,7 +734,7 @@ async function boot() {
     figures: description.figures,
   });
 
-  const first = await bridge.call('parseUrl', { url: location.hash });
+  const first = await bridge().call('parseUrl', { url: location.hash });
   showEnv(controls.env(new URLSearchParams(first.fragment).get('env')).id);
   if (first.figure) {
     view.embed = { figure: first.figure, started: false };
@@ -744,7 +742,7 @@ async function boot() {
     await whenVisible($(`fig-${first.figure}`));
     view.embed.started = true;
   }
-  view.webgpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
+  view.webgpu = await bridge().call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
   renderExperiments($('experiments'), openLink);
   // A link pasted into the address bar (or Back to an earlier one) opens as on loading.
   window.addEventListener('hashchange', () => {
@@ -779,8 +777,8 @@ window.playground = {
     /** Helper workers that run shards of GRPO's updates beside its own worker (see `?helpers=N`). */
     helpers: state.createdBy?.grpo.helpers ?? 0,
     webgpu: view.webgpu,
-    /** The build of the core loaded: 'full' (CPU and WebGPU), or 'cpu' where the browser offered no WebGPU adapter. */
-    core: view.core,
+    /** The build of the core the runs train in: 'full' (CPU and WebGPU) where the link may train on WebGPU, else 'cpu' (see `coreFor`). */
+    core: session.coreKind(),
     updates: { ppo: session.firstSeed().ppo.length, grpo: session.firstSeed().grpo.length },
     /** Runs per algorithm (seeds seed, seed + 1, …), and the workers they train in. */
     seeds: state.seeds,

@@ -1,7 +1,7 @@
 // The session: an experiment's runs (each algorithm on each seed) in a pool of workers, and
 // what acts on them: creating them from a link (with backend=auto's timing), Step, Run, Pause,
 // the worker's events, and the shared link. No DOM here: `main.js` renders, through `hooks`.
-import { Bridge } from './bridge.js';
+import { Bridge, browserAdapter, compileCore, coreFor } from './bridge.js';
 
 export const ALGOS = ['ppo', 'grpo'];
 const PARAMS = new URLSearchParams(location.search);
@@ -25,6 +25,9 @@ export function helpersPerWorker(workers, grpoWorkers, asked = HELPERS_ASKED, co
 /** `?time-software-gpu` (a test switch): time a software WebGPU adapter as a real one, instead
  *  of choosing the CPU at once (see `resolveBackend`). */
 const TIME_SOFTWARE_GPU = PARAMS.has('time-software-gpu');
+/** `?core=full|cpu` (a benchmark and test switch): load that build of the core whatever the link
+ *  and the browser's adapter (see `coreFor`). */
+const CORE_ASKED = PARAMS.get('core');
 /** `?webgpu-budget=S` (a test switch): WebGPU's timing budget in seconds, instead of the core's
  *  (a software adapter's first update compiles its kernels for longer than a real GPU's). */
 const WEBGPU_BUDGET_S = Number(PARAMS.get('webgpu-budget')) || null;
@@ -70,29 +73,64 @@ export const hooks = {
   crashed(_reason) {},
 };
 
-let core; // the compiled core, shared by every worker
-const pool = []; // Bridge per worker, grown as runs need them
+/** Workers that share one compiled core: `kind` ('full' or 'cpu') once it has compiled. */
+class Pool {
+  constructor(core) {
+    this.core = core;
+    this.kind = null;
+    core.then((c) => (this.kind = c.kind), () => {});
+    this.workers = [];
+  }
 
-/** Start the session's first worker on the compiled `compiled` core; that worker's Bridge, for
- *  requests about the page rather than a run. */
-export function start(compiled) {
-  core = compiled;
-  return workersFor(1)[0];
+  /** The first `n` workers, started as needed. */
+  take(n) {
+    while (this.workers.length < n) {
+      const w = this.workers.length;
+      this.workers.push(new Bridge(this.core, (name, data) => this === pool && onEvent(w, name, data)));
+    }
+    return this.workers.slice(0, n);
+  }
+
+  close() {
+    this.workers.forEach((w) => w.close());
+  }
 }
+
+let pool; // the pool the runs train in
+let adapter; // a promise of the browser's WebGPU adapter (`browserAdapter()`)
+
+/** The build of the core link `fragment` needs in this browser (see `coreFor`). */
+const coreOf = async (fragment) =>
+  coreFor(new URLSearchParams(fragment.replace(/^#/, '')).get('backend') ?? 'auto', await adapter, { timeSoftware: TIME_SOFTWARE_GPU, asked: CORE_ASKED });
+
+/** Start the session on the core the page's first link `fragment` needs (the CPU one, a third of
+ *  the download, unless it may train on WebGPU); the compiled core, for the page's other workers. */
+export function start(fragment) {
+  adapter = browserAdapter();
+  const core = coreOf(fragment).then(compileCore);
+  pool = new Pool(core);
+  return core;
+}
+
+/** The pool's first worker, for requests about the page rather than a run. */
+export const pageWorker = () => pool.take(1)[0];
+
+/** The build of the core the runs train in: 'full', 'cpu', or null while it loads. */
+export const coreKind = () => pool.kind;
 
 /** `algo`'s run on seed index `k` (the selected one unless given). */
 export const runOf = (algo, k = state.selected) => state.runs.find((r) => r.algo === algo && r.k === k);
 
 /** The worker that holds `run`. */
-export const workerOf = (run) => pool[run.worker];
+export const workerOf = (run) => pool.workers[run.worker];
 
-/** The pool's first `n` workers, started as needed. */
-function workersFor(n) {
-  while (pool.length < n) {
-    const w = pool.length;
-    pool.push(new Bridge(core, (name, data) => onEvent(w, name, data)));
-  }
-  return pool.slice(0, n);
+/** The pool for link `fragment`'s runs: the page's, or, where the page has the CPU core and the
+ *  link may train on WebGPU, a new one on the full core (the page's runs stay in theirs until the
+ *  new runs are adopted). */
+async function poolFor(fragment) {
+  await pool.core;
+  if (pool.kind !== 'cpu' || (await coreOf(fragment)) !== 'full') return pool;
+  return new Pool(compileCore('full').catch((e) => Promise.reject(new Error(`the core with WebGPU could not be loaded (${e.message})`))));
 }
 
 /** The runs of an experiment: each algorithm on seeds seed, seed + 1, …, in the order
@@ -116,24 +154,34 @@ export function planRuns(fragment, workers) {
  *  backend=auto chose (null when the link named a backend): `{runs, choice}`. If any run
  *  cannot be created, none is kept and this throws; the runs on the page are untouched. */
 export async function createRuns(fragment) {
-  const { url, choice } = await resolveBackend(fragment);
-  const seeds = Number(new URLSearchParams(url).get('seeds') ?? 1);
-  const runs = planRuns(url, workersFor(poolSize(2 * seeds)).length);
-  const workers = new Set(runs.map((r) => r.worker)).size;
-  const helpers = helpersPerWorker(workers, new Set(runs.filter((r) => r.algo === 'grpo').map((r) => r.worker)).size);
-  const made = await Promise.allSettled(runs.map((r) => pool[r.worker].call('create', { url: r.url, algos: r.algo, helpers })));
-  const failed = made.find((m) => m.status === 'rejected');
-  if (failed) {
-    made.forEach((m, i) => m.status === 'fulfilled' && pool[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
-    throw failed.reason;
+  const into = await poolFor(fragment);
+  try {
+    const { url, choice } = await resolveBackend(fragment, into);
+    const seeds = Number(new URLSearchParams(url).get('seeds') ?? 1);
+    const runs = planRuns(url, into.take(poolSize(2 * seeds)).length);
+    const workers = new Set(runs.map((r) => r.worker)).size;
+    const helpers = helpersPerWorker(workers, new Set(runs.filter((r) => r.algo === 'grpo').map((r) => r.worker)).size);
+    const made = await Promise.allSettled(runs.map((r) => into.workers[r.worker].call('create', { url: r.url, algos: r.algo, helpers })));
+    const failed = made.find((m) => m.status === 'rejected');
+    if (failed) {
+      made.forEach((m, i) => m.status === 'fulfilled' && into.workers[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
+      throw failed.reason;
+    }
+    runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, flags: [], error: null, deviceLost: null, steps: 0, done: false }));
+    return { runs, choice, pool: into };
+  } catch (e) {
+    if (into !== pool) into.close();
+    throw e;
   }
-  runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, flags: [], error: null, deviceLost: null, steps: 0, done: false }));
-  return { runs, choice };
 }
 
-/** Replace the session's runs by `runs` (from `createRuns`), dropping the old ones. */
-export function adopt(runs, choice) {
-  if (state.session !== null) for (const r of state.runs) pool[r.worker].call('drop', { session: r.id }).catch(() => {});
+/** Replace the session's runs by `runs` (from `createRuns`, in its `into` pool), dropping the old
+ *  ones (with their pool, when the new runs have another). */
+export function adopt(runs, choice, into = pool) {
+  if (into !== pool) {
+    pool.close();
+    pool = into;
+  } else if (state.session !== null) for (const r of state.runs) pool.workers[r.worker].call('drop', { session: r.id }).catch(() => {});
   const first = (algo) => runs.find((r) => r.algo === algo && r.k === 0);
   Object.assign(state, {
     session: {},
@@ -162,7 +210,7 @@ export async function showSeed(k) {
     ALGOS.map(async (algo) => {
       const run = runOf(algo);
       if (!run.history.length) return null;
-      const snapshot = await pool[run.worker].call('snapshot', { session: run.id, transport: TRANSPORT }).catch(() => null);
+      const snapshot = await pool.workers[run.worker].call('snapshot', { session: run.id, transport: TRANSPORT }).catch(() => null);
       return snapshot && [algo, snapshot];
     }),
   );
@@ -177,7 +225,7 @@ export async function partsAt(at, transport = TRANSPORT) {
       const run = runOf(algo);
       if (!run?.history.length) return null;
       const args = { session: run.id, transport, ...(at !== null && { at: Math.min(at, run.history.length) }) };
-      return [algo, await pool[run.worker].call('snapshot', args)];
+      return [algo, await pool.workers[run.worker].call('snapshot', args)];
     }),
   );
   return got.filter(Boolean);
@@ -186,14 +234,14 @@ export async function partsAt(at, transport = TRANSPORT) {
 /** `method` asked of each algorithm's run of the shown seed, in its worker, with `args`: the
  *  answers in the order of `ALGOS`. */
 export function eachRun(method, args = {}) {
-  return Promise.all(ALGOS.map((algo) => pool[runOf(algo).worker].call(method, { session: runOf(algo).id, ...args })));
+  return Promise.all(ALGOS.map((algo) => pool.workers[runOf(algo).worker].call(method, { session: runOf(algo).id, ...args })));
 }
 
 // ---------------------------------------------------------------- backend=auto
 
 /** Timing lanes of `backend=auto`: each algorithm in a worker of its own, or both in one. */
-function timingLanes() {
-  const workers = workersFor(poolSize(2));
+function timingLanes(into) {
+  const workers = into.take(poolSize(2));
   return workers.length > 1 ? [[workers[0], 'ppo'], [workers[1], 'grpo']] : [[workers[0], 'both']];
 }
 
@@ -203,7 +251,7 @@ let budgets = null; // the core's timing budgets (src/backend.rs), read once
  *  doing (an update cannot be cut short from inside; a slow adapter's one update can take
  *  minutes): each lane's timing, a stopped lane's saying so. The workers go afterwards, with the
  *  devices they opened. */
-async function timeWebGpu(url, lanes, cpu, budgetMs) {
+async function timeWebGpu(url, lanes, cpu, budgetMs, core) {
   const workers = lanes.map(() => new Bridge(core, () => {}));
   let timer;
   const deadline = new Promise((resolve) => (timer = setTimeout(() => resolve(null), budgetMs)));
@@ -230,8 +278,8 @@ async function timeWebGpu(url, lanes, cpu, budgetMs) {
  *  WebGPU, or on a software adapter (one update of a text task took minutes on SwiftShader),
  *  nothing is timed: the CPU at once, saying why. If timing fails, the CPU, saying why; after a
  *  worker crashed while timing, the page does not time again. */
-async function resolveBackend(url) {
-  const bridge = pool[0];
+async function resolveBackend(url, into) {
+  const bridge = into.take(1)[0];
   if (!(await bridge.call('backendIsAuto', { url }))) return { url, choice: null };
   const resolve = async (timings, failed = null, noGpu = null) => {
     const chosen = await bridge.call('chooseBackend', { url, timings, failed, noGpu });
@@ -241,14 +289,15 @@ async function resolveBackend(url) {
   const gpu = await bridge.call('probeWebGpu').catch((e) => ({ available: false, error: e.message }));
   if (!gpu.available) return resolve([], null, `WebGPU is unavailable${gpu.error ? ` (${gpu.error})` : ''}`);
   if (gpu.software && !TIME_SOFTWARE_GPU) return resolve([], null, `WebGPU's adapter is a software renderer, which trains no faster than the CPU (${gpu.software})`);
+  if (into.kind === 'cpu') return resolve([], null, 'the page loaded its CPU core (?core=cpu), which has no WebGPU backend');
   try {
-    const lanes = timingLanes();
+    const lanes = timingLanes(into);
     hooks.progress('backend=auto: timing a few updates on the CPU…');
     const cpu = await Promise.all(lanes.map(([w, lane]) => w.call('timeBackend', { url, algos: lane, backend: 'cpu', cpuTotalMs: 0 })));
     budgets ??= (await bridge.call('describe')).timing_budgets;
     const budgetMs = WEBGPU_BUDGET_S ? WEBGPU_BUDGET_S * 1000 : budgets.webgpu_ms;
     hooks.progress(`backend=auto: timing a few updates on WebGPU (at most ${budgetMs / 1000} s)…`);
-    const webgpu = await timeWebGpu(url, lanes, cpu, budgetMs);
+    const webgpu = await timeWebGpu(url, lanes, cpu, budgetMs, into.core);
     return await resolve(cpu.map((c, i) => ({ cpu: c, webgpu: webgpu[i] })));
   } catch (e) {
     if (e.crashed) state.timingCrashed = `a worker crashed while timing: ${e.message}`;
@@ -262,7 +311,7 @@ async function resolveBackend(url) {
 function byWorker(runs) {
   const groups = new Map();
   for (const r of runs) groups.set(r.worker, [...(groups.get(r.worker) ?? []), r]);
-  return [...groups].map(([w, rs]) => [pool[w], rs]);
+  return [...groups].map(([w, rs]) => [pool.workers[w], rs]);
 }
 
 /** A worker request for `runs`: their sessions, and which of them send snapshots (the shown seed's). */
@@ -305,7 +354,7 @@ export function run() {
 
 export async function pause() {
   if (!state.running) return;
-  await Promise.all(pool.map((w) => w.call('pause')));
+  await Promise.all(pool.workers.map((w) => w.call('pause')));
   // The run requests resolve after the updates in flight.
   await runStopped;
 }
@@ -316,7 +365,7 @@ export async function pause() {
 function catchUp(session) {
   const target = Math.max(...state.runs.map((r) => r.steps));
   const behind = state.runs.filter((r) => !r.done && r.steps < target);
-  return Promise.all(behind.map((r) => pool[r.worker].call('step', { ...request([r]), n: target - r.steps })));
+  return Promise.all(behind.map((r) => pool.workers[r.worker].call('step', { ...request([r]), n: target - r.steps })));
 }
 
 /** The link that replays what the page holds (`fragment`: the form's, before any run). */
@@ -363,7 +412,7 @@ function onEvent(w, name, data) {
   } else if (name === 'restarted') {
     // The old worker's sessions are gone; the history on the page stays.
     // The other workers' sessions of the experiment go too.
-    if (state.session) for (const run of state.runs) if (run.worker !== w) pool[run.worker].call('drop', { session: run.id }).catch(() => {});
+    if (state.session) for (const run of state.runs) if (run.worker !== w) pool.workers[run.worker].call('drop', { session: run.id }).catch(() => {});
     state.session = null;
     state.running = false;
     state.done = true;

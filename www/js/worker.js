@@ -2,7 +2,7 @@
 // `pause`, which takes effect between two updates of a running session. Its first message,
 // `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers,
 // with the URL of the wasm-bindgen module that goes with it (the full core's or the CPU core's).
-import { Bridge, compileCore } from './bridge.js';
+import { Bridge, browserAdapter, compileCore } from './bridge.js';
 
 let core; // that module's exports, once imported
 let compiled; // {kind, module, glue}: the core as `init` brought it
@@ -117,34 +117,13 @@ async function readOnce(method, args, exports) {
 /** Why WebGPU is missing, in the browser's own terms (wgpu's error says it less plainly). */
 async function whyNoWebGpu() {
   if (!self.navigator.gpu) return 'this browser does not expose WebGPU to workers (navigator.gpu is missing)';
+  if (compiled.kind === 'cpu' && (await browserAdapter())) return 'the page loaded its CPU core (?core=cpu), which has no WebGPU backend';
   try {
     if (!(await self.navigator.gpu.requestAdapter())) return 'the browser offered no WebGPU adapter (GPU blocklisted or WebGPU disabled)';
   } catch (e) {
     return `requesting a WebGPU adapter failed (${e.message})`;
   }
   return 'the WebGPU device could not be initialised';
-}
-
-/** Names of software WebGPU renderers, as adapters describe themselves. */
-const SOFTWARE_RENDERER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render/i;
-
-/** What the browser itself says about its WebGPU adapter (wgpu's own report can be empty):
- *  `{text, fallback}`, `fallback` when it marks the adapter as a fallback (software) one. */
-async function jsAdapter() {
-  if (!self.navigator.gpu) return null;
-  try {
-    const adapter = await self.navigator.gpu.requestAdapter();
-    if (!adapter) return null;
-    const info = adapter.info ?? {};
-    const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' · ') || null;
-    return { text, fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) };
-  } catch {
-    return null;
-  }
-}
-
-async function jsAdapterInfo() {
-  return (await jsAdapter())?.text ?? null;
 }
 
 /** A text task's run starts from a shipped base model, fetched (once per worker, beside the
@@ -191,7 +170,7 @@ let helperCore = null;
 async function helpRun(key, url, n) {
   helperCore ??= compiled.kind === 'cpu' ? Promise.resolve(compiled) : compileCore('cpu');
   while (helpers.length < n) helpers.push(new Bridge(helperCore, () => {}));
-  await Promise.all(helpers.slice(0, n).map((h) => h.call('helperInit', { key, url })));
+  await withTimeout(Promise.all(helpers.slice(0, n).map((h) => h.call('helperInit', { key, url }))), HELPER_TIMEOUT_MS);
   core.setHelpers(runOnHelpers, n);
 }
 
@@ -205,7 +184,8 @@ const runOnHelpers = (key, jobs) =>
     console.warn(`GRPO's helper workers failed (${err?.message ?? err}): its shards run in its own worker from now on`);
     throw err;
   });
-/** A shard takes milliseconds; a helper silent for this long is taken as lost. */
+/** A shard takes milliseconds, a helper's start a second or two; a helper silent for this long is
+ *  taken as lost. */
 const HELPER_TIMEOUT_MS = 30_000;
 const withTimeout = (promise, ms) =>
   Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))]);
@@ -260,19 +240,17 @@ async function handle(id, method, args) {
         result = core.chooseBackend(args.url, args.timings, args.failed ?? undefined, args.noGpu ?? undefined);
         break;
       case 'probeWebGpu': {
+        const js = await browserAdapter();
         result = await core.probeWebGpu();
-        if (result.available) {
-          const js = await jsAdapter();
-          result.adapter = js?.text ?? result.adapter;
-          if (js?.fallback) result.software = `the browser marks its adapter (${result.adapter}) as a fallback adapter`;
-          else if (!result.software && SOFTWARE_RENDERER.test(result.adapter)) result.software = `${result.adapter} is a software renderer`;
-        }
+        if (result.available) Object.assign(result, { adapter: js?.text ?? result.adapter, software: js?.software ?? result.software });
+        // The CPU core cannot open the adapter; a link that may train on it gets the full core.
+        else if (compiled.kind === 'cpu' && js) result = { available: true, adapter: js.text, software: js.software, error: null };
         break;
       }
       case 'create': {
         await loadBase(args.url);
         result = await core.createSession(args.url, args.algos ?? 'both');
-        if (result.backend === 'webgpu') result.adapter = (await jsAdapterInfo()) ?? result.adapter;
+        if (result.backend === 'webgpu') result.adapter = (await browserAdapter())?.text ?? result.adapter;
         else if (result.note && !result.device_lost) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         result.helpers = 0;
         if (result.shards && args.helpers > 0) {

@@ -8,7 +8,7 @@
 //     --out-dir $(ls -d /tmp/distp/assets-*) --out-name ppo-grpo-playground-cpu target/wasm32-unknown-unknown/wasm-release/playground.wasm
 //   node scripts/profile-wasm.mjs /tmp/distp
 //
-// (Chromium without WebGPU, so that the page loads that CPU core.) The native counterpart, by
+// (A link on the CPU: the page loads that CPU core.) The native counterpart, by
 // instructions: RAYON_NUM_THREADS=1 valgrind --tool=callgrind target/release/pvg train --env lm-reverse
 // --algo grpo --seed 1 --updates 4 --eval-episodes 1, then callgrind_annotate --inclusive=no.
 import { chromium } from 'playwright-core';

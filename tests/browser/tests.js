@@ -1129,24 +1129,21 @@ test('workers whose scripts never arrive are replaced: the page loads, and a hel
   const page = await ctx.browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  // Requests left unanswered, as Firefox under load once left a helper worker's script unrun: the
-  // first two for the worker's script (the page's first worker and its statistics worker), then,
-  // once the page is up, the next for the module it imports (a helper's: the browser does not
-  // route a worker's own script requested from another worker, but it routes its imports).
-  const held = { 'worker.js': 2, 'bridge.js': 0 };
-  await page.context().route(/\/js\/(worker|bridge)\.js$/, (route) => {
-    const name = route.request().url().split('/').pop();
-    if (held[name] === 0) return route.continue();
-    held[name] -= 1; // never answered
+  // Requests for the worker's script left unanswered: the first two (the page's first worker
+  // and its statistics worker), then, once the page is up, the next (a helper's).
+  let held = 2;
+  await page.context().route('**/js/worker.js', (route) => {
+    if (held === 0) return route.continue();
+    held -= 1; // never answered
   });
   const t0 = Date.now();
   await page.goto(`${ctx.url}/?helpers=1#${TINY.cartpole}&backend=cpu`);
   await page.waitForFunction(() => window.playground?.status().backend, null, { timeout: LOAD_MS });
   const loaded = Date.now() - t0;
-  assert.equal(held['worker.js'], 0, 'two worker scripts were held back');
-  held['bridge.js'] = 1;
+  assert.equal(held, 0, 'two worker scripts were held back');
+  held = 1;
   await page.evaluate((f) => window.playground.reset(f), 'v=7&env=lm-reverse&seed=2&backend=cpu&grpo.groups_per_update=2&grpo.num_minibatches=1&ppo.num_envs=2&ppo.num_steps=8&ppo.num_minibatches=1');
-  assert.equal(held['bridge.js'], 0, "the helper's module was held back");
+  assert.equal(held, 0, "the helper's script was held back");
   await step(page, 1);
   const s = await status(page);
   assert.deepEqual([s.helpers, s.note, s.updates], [1, null, { ppo: 1, grpo: 1 }], JSON.stringify(s));

@@ -63,13 +63,48 @@ export async function compileCore(kind) {
 const START_MS = 8_000;
 const START_TRIES = 3;
 
-export class Bridge {
-  /** `core`: a promise of the compiled core (`compileCore(kind)`: `{kind, module, glue}`). */
-  constructor(core, onEvent) {
-    this.core = core;
-    this.onEvent = onEvent;
+/** Requests as promises over a MessagePort (or a worker): `{id, method, args}` out, `{type:
+ *  'reply', id, ok, result | error}` back. */
+export class Channel {
+  constructor(port = null) {
     this.pending = new Map();
     this.nextId = 1;
+    this.port = port;
+    if (port) port.onmessage = (e) => this.receive(e.data);
+  }
+
+  /** Settle the request `msg` answers; whether there was one. */
+  receive(msg) {
+    const waiter = this.pending.get(msg.id);
+    if (!waiter) return false;
+    this.pending.delete(msg.id);
+    if (msg.ok) waiter.resolve(msg.result);
+    else waiter.reject(Object.assign(new Error(msg.error), { crashed: !!msg.crashed }));
+    return true;
+  }
+
+  /** Post request `method` now (handing over `transfer`); its answer. */
+  send(method, args, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.port.postMessage({ id, method, args }, transfer);
+    });
+  }
+
+  call(method, args = {}, transfer = []) {
+    return this.send(method, args, transfer);
+  }
+}
+
+/** A worker of the training core: its requests (a `Channel` over the worker), its events, and a
+ *  fresh worker when the old one crashed. */
+export class Bridge extends Channel {
+  /** `core`: a promise of the compiled core (`compileCore(kind)`: `{kind, module, glue}`). */
+  constructor(core, onEvent) {
+    super();
+    this.core = core;
+    this.onEvent = onEvent;
     this.start();
   }
 
@@ -79,14 +114,14 @@ export class Bridge {
   }
 
   spawn() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker = this.port = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.receive(e.data);
     this.worker.onerror = (e) => !this.closed && this.crash(e.message || 'the worker failed to load');
   }
 
   /** Hand the worker its core. A worker silent for `START_MS` is replaced by a new one, at most
-   *  `START_TRIES - 1` times: Firefox under load once in a few dozen starts never ran a worker's
-   *  script (a helper's, started by another worker), which left the run waiting for good. */
+   *  `START_TRIES - 1` times (a worker whose script never arrives would leave the page waiting
+   *  for good). */
   async init({ kind, module, glue }) {
     for (let tries = 1; ; tries++) {
       const id = this.nextId;
@@ -107,15 +142,7 @@ export class Bridge {
       this.onEvent(msg.name, msg.data);
       return;
     }
-    const waiter = this.pending.get(msg.id);
-    if (!waiter) return;
-    this.pending.delete(msg.id);
-    if (msg.ok) {
-      waiter.resolve(msg.result);
-      return;
-    }
-    waiter.reject(Object.assign(new Error(msg.error), { crashed: !!msg.crashed }));
-    if (msg.crashed) this.crash(msg.error);
+    if (super.receive(msg) && !msg.ok && msg.crashed) this.crash(msg.error);
   }
 
   crash(message) {
@@ -140,16 +167,8 @@ export class Bridge {
   }
 
   /** A request, once the worker has its core. */
-  async call(method, args = {}) {
+  async call(method, args = {}, transfer = []) {
     await this.ready;
-    return this.send(method, args);
-  }
-
-  send(method, args) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, args });
-    });
+    return this.send(method, args, transfer);
   }
 }

@@ -80,6 +80,9 @@ class Pool {
     this.kind = null;
     core.then((c) => (this.kind = c.kind), () => {});
     this.workers = [];
+    this.helpers = []; // per worker, the helper workers connected to it
+    this.helpersFailed = []; // per worker, why its helpers could not be connected: it gets no more
+    this.helperCore = null;
   }
 
   /** The first `n` workers, started as needed. */
@@ -91,10 +94,50 @@ class Pool {
     return this.workers.slice(0, n);
   }
 
+  /** Give worker `w` at least `n` helper workers (started here, on the main thread, each
+   *  connected to it by a MessageChannel), within `HELPER_START_MS`. They run the CPU core
+   *  whichever core the pool has: with the full core a helper gained nothing in Chromium (its
+   *  shards started late, for reasons not found; the README has the figures), and it is four
+   *  times the memory. */
+  async connectHelpers(w, n) {
+    if (this.helpersFailed[w]) throw new Error(this.helpersFailed[w]);
+    this.helperCore ??= this.core.then((c) => (c.kind === 'cpu' ? c : compileCore('cpu')));
+    const mine = (this.helpers[w] ??= []);
+    const fresh = [];
+    while (mine.length < n) {
+      const helper = new Bridge(this.helperCore, () => {});
+      mine.push(helper);
+      fresh.push(helper);
+    }
+    if (!fresh.length) return;
+    const channels = fresh.map(() => new MessageChannel());
+    const connected = Promise.all([
+      ...fresh.map((h, i) => h.call('serve', { port: channels[i].port2 }, [channels[i].port2])),
+      this.workers[w].call('connect', { ports: channels.map((c) => c.port1) }, channels.map((c) => c.port1)),
+    ]);
+    let timer;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${HELPER_START_MS / 1000} s`)), HELPER_START_MS)));
+    try {
+      await Promise.race([connected, late]);
+    } catch (e) {
+      // Not connected: these helpers go, and the worker asks for none again.
+      fresh.forEach((h) => h.close());
+      this.helpersFailed[w] = e.message;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   close() {
     this.workers.forEach((w) => w.close());
+    this.helpers.flat().forEach((h) => h.close());
   }
 }
+
+/** How long helper workers may take to start and connect (they compile the CPU core if the page
+ *  has the full one: a second or two here). */
+const HELPER_START_MS = 30_000;
 
 let pool; // the pool the runs train in
 let adapter; // a promise of the browser's WebGPU adapter (`browserAdapter()`)
@@ -161,17 +204,30 @@ export async function createRuns(fragment) {
     const runs = planRuns(url, into.take(poolSize(2 * seeds)).length);
     const workers = new Set(runs.map((r) => r.worker)).size;
     const helpers = helpersPerWorker(workers, new Set(runs.filter((r) => r.algo === 'grpo').map((r) => r.worker)).size);
-    const made = await Promise.allSettled(runs.map((r) => into.workers[r.worker].call('create', { url: r.url, algos: r.algo, helpers })));
+    const made = await Promise.allSettled(runs.map((r) => into.workers[r.worker].call('create', { url: r.url, algos: r.algo })));
     const failed = made.find((m) => m.status === 'rejected');
     if (failed) {
       made.forEach((m, i) => m.status === 'fulfilled' && into.workers[runs[i].worker].call('drop', { session: m.value.id }).catch(() => {}));
       throw failed.reason;
     }
     runs.forEach((r, i) => Object.assign(r, { id: made[i].value.id, created: made[i].value, history: [], scores: null, flags: [], error: null, deviceLost: null, steps: 0, done: false }));
+    if (helpers > 0) for (const r of runs.filter((x) => x.created.shards)) await helpRun(into, r, helpers);
     return { runs, choice, pool: into };
   } catch (e) {
     if (into !== pool) into.close();
     throw e;
+  }
+}
+
+/** Give run `r` (just created, with shards) `n` helper workers; helpers only speed a run up, so
+ *  where they cannot start or connect the run's note says why and its shards stay in its worker. */
+async function helpRun(into, r, n) {
+  try {
+    await into.connectHelpers(r.worker, n);
+    await into.workers[r.worker].call('useHelpers', { session: r.id, url: r.url, n });
+    r.created.helpers = n;
+  } catch (err) {
+    r.created.note = [r.created.note, `no helper workers (${err?.message ?? err}): GRPO's shards run in its own worker`].filter(Boolean).join('; ');
   }
 }
 

@@ -2,7 +2,7 @@
 // `pause`, which takes effect between two updates of a running session. Its first message,
 // `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers,
 // with the URL of the wasm-bindgen module that goes with it (the full core's or the CPU core's).
-import { Bridge, browserAdapter, compileCore } from './bridge.js';
+import { Channel, browserAdapter } from './bridge.js';
 
 let core; // that module's exports, once imported
 let compiled; // {kind, module, glue}: the core as `init` brought it
@@ -27,7 +27,8 @@ if (self.GPUAdapter) {
   };
 }
 
-const reply = (id, payload) => self.postMessage({ type: 'reply', id, ...payload });
+/** Answer request `id` where it came from (`to`: the page, or the run a helper serves). */
+const reply = (id, payload, to = self) => to.postMessage({ type: 'reply', id, ...payload });
 const event = (name, data, transfer = []) => self.postMessage({ type: 'event', name, data }, transfer);
 /** Absolute milliseconds, comparable across the page and its workers. */
 const now = () => performance.timeOrigin + performance.now();
@@ -49,6 +50,12 @@ self.onmessage = (e) => {
   }
   if (method === 'pause') {
     running = null;
+    reply(id, { ok: true, result: null });
+    return;
+  }
+  if (method === 'serve') {
+    // As a helper: the run's worker's requests come over this port, in the same queue.
+    args.port.onmessage = (m) => (queue = queue.then(() => handle(m.data.id, m.data.method, m.data.args ?? {}, args.port)));
     reply(id, { ok: true, result: null });
     return;
   }
@@ -157,19 +164,15 @@ function transferable(snapshot) {
 }
 
 /** This worker's helpers: workers of this same script that run shards of GRPO's updates (see
- *  `src/shards.rs`), started at the first run that has shards, and kept. A run's results do not
- *  depend on how many there are. */
+ *  `src/shards.rs`), which the page starts (on the CPU core) and connects to this worker, each by
+ *  a MessageChannel (`connect`; not started here: Firefox under load once blocked for good in a
+ *  worker's own `new Worker`). A run's results do not depend on how many there are. */
 const helpers = [];
-/** The core the helpers run: the CPU one (they compute on the CPU), compiled once here. With the
- *  full core a helper gained nothing in Chromium (its shards started late, for reasons not found;
- *  the README has the figures), and it is four times the memory. */
-let helperCore = null;
 
-/** Give run `key` (this worker's session of link `url`) `n` helpers, each with a model of the
- *  run's architecture (its base fetched there too). */
+/** Give run `key` (this worker's session of link `url`) its first `n` helpers, each with a model
+ *  of the run's architecture (its base fetched there too). */
 async function helpRun(key, url, n) {
-  helperCore ??= compiled.kind === 'cpu' ? Promise.resolve(compiled) : compileCore('cpu');
-  while (helpers.length < n) helpers.push(new Bridge(helperCore, () => {}));
+  if (helpers.length < n) throw new Error(`${helpers.length} helper workers connected, ${n} asked for`);
   await withTimeout(Promise.all(helpers.slice(0, n).map((h) => h.call('helperInit', { key, url }))), HELPER_TIMEOUT_MS);
   core.setHelpers(runOnHelpers, n);
 }
@@ -218,7 +221,7 @@ async function rounds(args, limit, going = () => true) {
   }
 }
 
-async function handle(id, method, args) {
+async function handle(id, method, args, from = self) {
   try {
     await ready;
     let result = null;
@@ -253,18 +256,22 @@ async function handle(id, method, args) {
         if (result.backend === 'webgpu') result.adapter = (await browserAdapter())?.text ?? result.adapter;
         else if (result.note && !result.device_lost) result.note = `WebGPU unavailable, using the CPU: ${await whyNoWebGpu()}. Details: ${result.note}`;
         result.helpers = 0;
-        if (result.shards && args.helpers > 0) {
-          // Helpers only speed a run up: one that cannot start leaves the run to this worker alone.
-          try {
-            await helpRun(result.id, args.url, args.helpers);
-            result.helpers = args.helpers;
-          } catch (err) {
-            core.setHelpers(runOnHelpers, 0);
-            result.note = [result.note, `no helper workers (${err?.message ?? err}): GRPO's shards run in its own worker`].filter(Boolean).join('; ');
-          }
-        }
         break;
       }
+      case 'connect':
+        // Helper workers the page started for this worker, each at the end of a port.
+        args.ports.forEach((port) => helpers.push(new Channel(port)));
+        break;
+      case 'useHelpers':
+        // Session `session`'s shards go to the first `n` helpers; if they cannot take them, to
+        // this worker alone (helpers only speed a run up).
+        try {
+          await helpRun(args.session, args.url, args.n);
+        } catch (err) {
+          core.setHelpers(runOnHelpers, 0);
+          throw err;
+        }
+        break;
       case 'step':
         // `n` updates of each of `sessions` (runs of this worker), in turn, each until its
         // budget is spent; the sessions in `snapshots` send theirs (the seed the page shows).
@@ -306,10 +313,10 @@ async function handle(id, method, args) {
       default:
         throw new Error(`unknown request ${method}`);
     }
-    reply(id, { ok: true, result });
+    reply(id, { ok: true, result }, from);
   } catch (err) {
     running = null;
     const crashed = err instanceof WebAssembly.RuntimeError;
-    reply(id, { ok: false, error: String(err?.message ?? err), crashed });
+    reply(id, { ok: false, error: String(err?.message ?? err), crashed }, from);
   }
 }

@@ -63,6 +63,13 @@ export async function compileCore(kind) {
 const START_MS = 8_000;
 const START_TRIES = 3;
 
+/** `promise`, or a rejection once `ms` have passed without its settling. */
+export function withTimeout(promise, ms) {
+  let timer;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Requests as promises over a MessagePort (or a worker): `{id, method, args}` out, `{type:
  *  'reply', id, ok, result | error}` back. */
 export class Channel {

@@ -1,7 +1,7 @@
 // The session: an experiment's runs (each algorithm on each seed) in a pool of workers, and
 // what acts on them: creating them from a link (with backend=auto's timing), Step, Run, Pause,
 // the worker's events, and the shared link. No DOM here: `main.js` renders, through `hooks`.
-import { Bridge, browserAdapter, compileCore, coreFor } from './bridge.js';
+import { Bridge, browserAdapter, compileCore, coreFor, withTimeout } from './bridge.js';
 
 export const ALGOS = ['ppo', 'grpo'];
 const PARAMS = new URLSearchParams(location.search);
@@ -115,17 +115,13 @@ class Pool {
       ...fresh.map((h, i) => h.call('serve', { port: channels[i].port2 }, [channels[i].port2])),
       this.workers[w].call('connect', { ports: channels.map((c) => c.port1) }, channels.map((c) => c.port1)),
     ]);
-    let timer;
-    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${HELPER_START_MS / 1000} s`)), HELPER_START_MS)));
     try {
-      await Promise.race([connected, late]);
+      await withTimeout(connected, HELPER_START_MS);
     } catch (e) {
       // Not connected: these helpers go, and the worker asks for none again.
       fresh.forEach((h) => h.close());
       this.helpersFailed[w] = e.message;
       throw e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -2,7 +2,7 @@
 // `pause`, which takes effect between two updates of a running session. Its first message,
 // `init`, brings the core as a WebAssembly.Module the page compiled once for all its workers,
 // with the URL of the wasm-bindgen module that goes with it (the full core's or the CPU core's).
-import { Channel, browserAdapter } from './bridge.js';
+import { Channel, browserAdapter, withTimeout } from './bridge.js';
 
 let core; // that module's exports, once imported
 let compiled; // {kind, module, glue}: the core as `init` brought it
@@ -190,8 +190,6 @@ const runOnHelpers = (key, jobs) =>
 /** A shard takes milliseconds, a helper's start a second or two; a helper silent for this long is
  *  taken as lost. */
 const HELPER_TIMEOUT_MS = 30_000;
-const withTimeout = (promise, ms) =>
-  Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))]);
 
 /** One update; with its snapshot, crossing by `transport` (see `snapshot` in `src/web.rs`),
  *  stamped with when the core was asked for it (the page measures the transport). */

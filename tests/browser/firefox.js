@@ -212,10 +212,15 @@ class Page extends Scope {
       const names = (await readdir(this.downloads)).filter((n) => !before.has(n) && !n.endsWith('.part'));
       if (names.length) {
         const path = join(this.downloads, names[0]);
-        // Written in one go from a Blob; wait until its size holds still.
-        let size = -1;
-        while (size !== (size = (await stat(path)).size)) await this.waitForTimeout(50);
-        return { path: async () => path, suggestedFilename: () => names[0] };
+        // Written in one go from a Blob; wait until its size holds still. A file that vanishes
+        // meanwhile was a temporary name (a full run here once saw one vanish): the folder is read again.
+        try {
+          let size = -1;
+          while (size !== (size = (await stat(path)).size)) await this.waitForTimeout(50);
+          return { path: async () => path, suggestedFilename: () => names[0] };
+        } catch (e) {
+          if (e.code !== 'ENOENT') throw e;
+        }
       }
       if (Date.now() > deadline) throw new Error('no download within the timeout');
       await this.waitForTimeout(50);
